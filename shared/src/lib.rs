@@ -1,0 +1,19 @@
+//! What every lab needs, written once so that a lab's own files hold only its lesson.
+//!
+//! - [`cli`]: the `--host` / `--port` options every server and client takes.
+//! - [`net`]: binding, announcing and connecting, with the mistakes students make most
+//!   (a port already in use, a server that is not running, a bad address) turned into
+//!   one clear line instead of a raw OS error.
+//! - [`failure`]: the error type behind those lines, and [`failure::run`], which every
+//!   `main` uses so that an expected failure prints `error: …` and exits with status 1
+//!   rather than panicking.
+//!
+//! Simplified for teaching: only blocking `std::net` sockets, one thread per job.
+//! Real servers often use an async runtime; the socket calls underneath are the same.
+
+pub mod cli;
+pub mod failure;
+pub mod net;
+
+pub use cli::Endpoint;
+pub use failure::{Failure, run};

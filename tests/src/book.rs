@@ -1,0 +1,139 @@
+//! Checks that the book's code listings point at real code.
+//!
+//! The book never pastes code: it includes named regions of the labs' source
+//! (`{{#include ../../labs/01-hello/src/server.rs:accept}}`), marked in the
+//! source by `// ANCHOR: accept` … `// ANCHOR_END: accept`. mdBook only warns
+//! when an anchor is missing and quietly includes nothing, so this check turns
+//! such a slip into a failing test.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// One `{{#include …}}` that does not resolve.
+#[derive(Debug, PartialEq, Eq)]
+pub struct BrokenInclude {
+    /// The Markdown file that has the include.
+    pub chapter: PathBuf,
+    /// What is wrong, in a sentence.
+    pub problem: String,
+}
+
+/// Checks every chapter under `book_src`; an empty list means all is well.
+pub fn check_includes(book_src: &Path) -> Result<Vec<BrokenInclude>, String> {
+    let mut broken = Vec::new();
+    for chapter in markdown_files(book_src)? {
+        let text = fs::read_to_string(&chapter)
+            .map_err(|err| format!("cannot read {}: {err}", chapter.display()))?;
+        let dir = chapter.parent().unwrap_or(book_src);
+        for target in include_targets(&text) {
+            if let Some(problem) = check_one(dir, target) {
+                broken.push(BrokenInclude {
+                    chapter: chapter.clone(),
+                    problem,
+                });
+            }
+        }
+    }
+    Ok(broken)
+}
+
+/// The `path[:anchor]` part of every include directive in `text`.
+pub fn include_targets(text: &str) -> Vec<&str> {
+    let mut targets = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{#") {
+        let after = &rest[start + 3..];
+        let Some(end) = after.find("}}") else { break };
+        let directive = after[..end].trim();
+        for keyword in ["include ", "rustdoc_include "] {
+            if let Some(target) = directive.strip_prefix(keyword) {
+                targets.push(target.trim());
+            }
+        }
+        rest = &after[end..];
+    }
+    targets
+}
+
+fn check_one(dir: &Path, target: &str) -> Option<String> {
+    let (path, anchor) = match target.split_once(':') {
+        Some((path, anchor)) => (path, Some(anchor)),
+        None => (target, None),
+    };
+    let file = dir.join(path);
+    let Ok(source) = fs::read_to_string(&file) else {
+        return Some(format!("includes {path}, which does not exist"));
+    };
+    let anchor = anchor?;
+    if anchor.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+        return Some(format!(
+            "includes {target} by line number; use a named ANCHOR so the text follows the code"
+        ));
+    }
+    let has_marker = |marker: &str| {
+        source.lines().any(|line| {
+            line.trim_start()
+                .strip_prefix("//")
+                .or_else(|| line.trim_start().strip_prefix('#'))
+                .map(str::trim)
+                .is_some_and(|comment| comment == format!("{marker}: {anchor}"))
+        })
+    };
+    if !has_marker("ANCHOR") || !has_marker("ANCHOR_END") {
+        return Some(format!(
+            "includes anchor '{anchor}' of {path}, which has no `ANCHOR: {anchor}` … `ANCHOR_END: {anchor}` pair"
+        ));
+    }
+    None
+}
+
+fn markdown_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    let entries =
+        fs::read_dir(dir).map_err(|err| format!("cannot list {}: {err}", dir.display()))?;
+    for entry in entries {
+        let path = entry.map_err(|err| err.to_string())?.path();
+        if path.is_dir() {
+            files.extend(markdown_files(&path)?);
+        } else if path.extension().is_some_and(|ext| ext == "md") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn include_directives_are_found_with_and_without_anchors() {
+        let text = "a {{#include ../x.rs:accept}} b {{#rustdoc_include y.rs}} {{#title T}}";
+        assert_eq!(include_targets(text), vec!["../x.rs:accept", "y.rs"]);
+    }
+
+    #[test]
+    fn a_missing_anchor_or_file_or_a_line_number_is_reported() {
+        let dir = std::env::temp_dir().join(format!("labkit-book-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(
+            dir.join("code.rs"),
+            "// ANCHOR: here\nfn f() {}\n// ANCHOR_END: here\n",
+        )
+        .unwrap();
+        assert_eq!(check_one(&dir, "code.rs:here"), None);
+        assert!(check_one(&dir, "code.rs:gone").unwrap().contains("'gone'"));
+        assert!(
+            check_one(&dir, "nothing.rs")
+                .unwrap()
+                .contains("does not exist")
+        );
+        assert!(
+            check_one(&dir, "code.rs:2:3")
+                .unwrap()
+                .contains("line number")
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

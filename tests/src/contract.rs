@@ -1,0 +1,103 @@
+//! Checks of the command-line contract that every lab must keep.
+//!
+//! Every lab's tests call these with its own binaries, so the contract is
+//! written down once: the listening line, `--port 0`, and the one-line
+//! `error: …` with a hint for a busy port or a missing server.
+
+use std::net::TcpListener;
+use std::path::Path;
+
+use crate::process::Server;
+
+/// The server prints `listening on IP:PORT` with the real port when asked for port 0.
+pub fn server_announces_its_real_address(server: impl AsRef<Path>, args: &[&str]) {
+    let server = Server::start(server.as_ref(), args).expect("the server starts");
+    assert_ne!(
+        server.addr().port(),
+        0,
+        "the listening line must show the real port"
+    );
+    assert!(
+        server.addr().ip().is_loopback(),
+        "the default host is 127.0.0.1"
+    );
+}
+
+/// A second server on a port that is taken fails with one `error:` line naming the
+/// port and how to find who holds it.
+pub fn busy_port_is_one_clear_error(server: impl AsRef<Path>, args: &[&str]) {
+    let first = Server::start(server.as_ref(), args).expect("the first server starts");
+    let port = first.port();
+    let output = assert_cmd::Command::new(server.as_ref())
+        .args(args)
+        .args(["--port", &port])
+        .timeout(std::time::Duration::from_secs(10))
+        .output()
+        .expect("the second server runs");
+    assert!(!output.status.success(), "the second server must fail");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_one_error_line(&stderr);
+    assert!(stderr.contains("address already in use"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("ss -ltnp 'sport = :{port}'")),
+        "{stderr}"
+    );
+    assert!(
+        output.stdout.is_empty(),
+        "no listening line when binding failed"
+    );
+}
+
+/// A client with no server to talk to fails with one `error:` line that says the
+/// server may not be running and how to start it.
+pub fn client_without_server_is_one_clear_error(
+    client: impl AsRef<Path>,
+    args: &[&str],
+    expected: &str,
+) {
+    let port = free_port();
+    let output = assert_cmd::Command::new(client.as_ref())
+        .args(["--port", &port.to_string()])
+        .args(args)
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .expect("the client runs");
+    assert!(
+        !output.status.success(),
+        "a client with no server must fail"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_one_error_line(&stderr);
+    assert!(
+        stderr.contains(expected),
+        "expected {expected:?} in {stderr}"
+    );
+    assert!(
+        stderr.contains("just server"),
+        "the hint says how to start the server: {stderr}"
+    );
+}
+
+/// A port that nothing listens on (it was free a moment ago).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("the OS gives a free port")
+}
+
+/// Expected failures are one `error: …` line, never a panic or a backtrace.
+pub fn assert_one_error_line(stderr: &str) {
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "expected exactly one line on stderr, got: {stderr}"
+    );
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    assert!(
+        lines[0].contains("(hint: "),
+        "every error carries a hint: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -1,0 +1,215 @@
+//! `just lab NN`: a scripted run of a lab's real server and real client.
+//!
+//! The demo starts the server on a free port, runs the client one or more
+//! times against it, prints every line both sides print with a label
+//! (`server | …`, `client | …`), and stops the server. It shows a student
+//! what a lab does before they open two terminals and try it themselves.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::labs::Lab;
+use crate::process::{Server, Tee};
+
+/// The most a demo client may take; a demo is meant to finish in seconds.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What one lab's demo does.
+pub struct Scenario {
+    /// Options for the server (the demo adds `--port 0`).
+    pub server_args: Vec<String>,
+    /// The client runs, in order.
+    pub steps: Vec<Step>,
+    /// Whether the server ends by itself after the last step (lab 01 does).
+    pub server_exits_by_itself: bool,
+}
+
+/// One run of the client.
+pub struct Step {
+    /// A sentence printed before the run, saying what to look for.
+    pub say: &'static str,
+    /// Options for the client (the demo adds `--host` and `--port`).
+    pub client_args: Vec<String>,
+    /// Text for the client's stdin, for clients that read messages from it.
+    pub stdin: Option<&'static str>,
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|item| item.to_string()).collect()
+}
+
+/// The demo of each lab.
+pub fn scenario(lab: Lab) -> Scenario {
+    match lab.number {
+        "01" => Scenario {
+            server_args: vec![],
+            steps: vec![Step {
+                say: "the client sends one message; the server answers in capitals, closes and exits",
+                client_args: strings(&["hello, sockets"]),
+                stdin: None,
+            }],
+            server_exits_by_itself: true,
+        },
+        "02" => Scenario {
+            server_args: vec![],
+            steps: vec![
+                Step {
+                    say: "a client sends two messages on one connection, then closes it",
+                    client_args: strings(&["first message", "second message"]),
+                    stdin: None,
+                },
+                Step {
+                    say: "the server is still there: a second client sends the lines it reads from stdin",
+                    client_args: vec![],
+                    stdin: Some("typed line one\ntyped line two\n"),
+                },
+            ],
+            server_exits_by_itself: false,
+        },
+        "03" => Scenario {
+            server_args: strings(&["--buffer-size", "16", "--drop-every", "3"]),
+            steps: vec![Step {
+                say: "the server drops every 3rd datagram (pretend loss) and reads at most 16 bytes of each",
+                client_args: strings(&["one", "two", "three", "a datagram longer than 16 bytes"]),
+                stdin: None,
+            }],
+            server_exits_by_itself: false,
+        },
+        other => unreachable!("lab {other} is in LABS but has no demo"),
+    }
+}
+
+/// Runs `lab`'s demo with the binaries found in `bin_dir`, handing every
+/// labelled line to `emit`.
+pub fn run(lab: Lab, bin_dir: &Path, emit: Tee) -> Result<(), String> {
+    let scenario = scenario(lab);
+    let server_program = bin_dir.join(lab.binary("server"));
+    let client_program = bin_dir.join(lab.binary("client"));
+
+    let mut shown = vec![lab.binary("server")];
+    shown.extend(scenario.server_args.iter().cloned());
+    shown.extend(["--port".to_string(), "0".to_string()]);
+    emit(&format!("demo   | starting {}", shell_words(&shown)));
+    let mut command = Command::new(&server_program);
+    command.args(&scenario.server_args).args(["--port", "0"]);
+    let server_emit = Arc::clone(&emit);
+    let mut server = Server::start_command_with_tee(
+        command,
+        Arc::new(move |line: &str| server_emit(&format!("server | {line}"))),
+    )?;
+    emit(&format!("server | listening on {}", server.addr()));
+
+    for step in &scenario.steps {
+        emit(&format!("demo   | {}", step.say));
+        let mut args = vec![
+            "--host".to_string(),
+            server.addr().ip().to_string(),
+            "--port".to_string(),
+            server.port(),
+        ];
+        args.extend(step.client_args.iter().cloned());
+        let mut shown = vec![lab.binary("client")];
+        shown.extend(args.iter().cloned());
+        emit(&format!("demo   | running {}", shell_words(&shown)));
+        let status = run_client(&client_program, &args, step.stdin, &emit)?;
+        if !status {
+            return Err(format!("{} failed in the demo", lab.binary("client")));
+        }
+    }
+
+    if scenario.server_exits_by_itself {
+        match server.wait_exit(Duration::from_secs(5)) {
+            Some(status) if status.success() => {
+                server.stop();
+                emit("demo   | the server exited by itself, as lab 01's server does");
+            }
+            Some(status) => return Err(format!("the server exited with {status}")),
+            None => return Err("the server should have exited by itself".to_string()),
+        }
+    } else {
+        server.stop();
+        emit("demo   | stopped the server (in a terminal, press Ctrl-C)");
+    }
+    Ok(())
+}
+
+/// Writes a command line the way a student would type it, quoting where needed.
+fn shell_words(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|word| {
+            let plain = !word.is_empty()
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./:=,".contains(c));
+            if plain {
+                word.clone()
+            } else {
+                format!("'{}'", word.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Runs one client to completion, labelling its output; `Ok(true)` if it succeeded.
+fn run_client(
+    program: &Path,
+    args: &[String],
+    stdin: Option<&str>,
+    emit: &Tee,
+) -> Result<bool, String> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|err| format!("could not start {}: {err}", program.display()))?;
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(text.as_bytes())
+            .map_err(|err| format!("could not write the client's stdin: {err}"))?;
+    }
+    let readers = [
+        label_lines(child.stdout.take(), Arc::clone(emit)),
+        label_lines(child.stderr.take(), Arc::clone(emit)),
+    ];
+    let deadline = Instant::now() + CLIENT_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|err| err.to_string())? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("the client took longer than {CLIENT_TIMEOUT:?}"));
+        }
+        thread::sleep(Duration::from_millis(5));
+    };
+    for reader in readers.into_iter().flatten() {
+        let _ = reader.join();
+    }
+    Ok(status.success())
+}
+
+/// Prints each line from `pipe` as `client | line`, from a thread of its own.
+fn label_lines(
+    pipe: Option<impl Read + Send + 'static>,
+    emit: Tee,
+) -> Option<thread::JoinHandle<()>> {
+    let pipe = pipe?;
+    Some(thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            emit(&format!("client | {line}"));
+        }
+    }))
+}

@@ -1,0 +1,19 @@
+//! The suite's own tooling, shared by every lab's tests and by `just`.
+//!
+//! - [`process`]: start a real server binary on port 0, wait for its
+//!   `listening on ADDR` line (never a fixed sleep), collect what it prints,
+//!   and kill it when the test is over, whatever happens.
+//! - [`labs`]: the list of labs, so `just lab 1`, `just lab 01` and
+//!   `just lab hello` all find the same one.
+//! - [`demo`]: the scripted run behind `just lab NN`.
+//! - [`contract`]: checks of the command-line contract, called by every lab's tests.
+//! - [`book`]: checks that every `{{#include file:anchor}}` in the book points
+//!   at a file and anchor that exist, so the text cannot drift from the code.
+
+pub mod book;
+pub mod contract;
+pub mod demo;
+pub mod labs;
+pub mod process;
+
+pub use process::{Server, client};
