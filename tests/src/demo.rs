@@ -6,9 +6,9 @@
 //! what a lab does before they open two terminals and try it themselves.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -212,4 +212,93 @@ fn label_lines(
             emit(&format!("client | {line}"));
         }
     }))
+}
+
+/// Where the book keeps the captured output of `labkit demo NN`.
+pub fn transcript_path(lab: Lab) -> PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("labkit lives in a folder of the workspace");
+    workspace
+        .join("book/src/transcripts")
+        .join(format!("lab{}-demo.txt", lab.number))
+}
+
+/// Runs the demo and returns its lines.
+pub fn capture(lab: Lab, bin_dir: &Path) -> Result<Vec<String>, String> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&lines);
+    run(
+        lab,
+        bin_dir,
+        Arc::new(move |line: &str| {
+            if let Ok(mut lines) = sink.lock() {
+                lines.push(line.to_string());
+            }
+        }),
+    )?;
+    let lines = lines.lock().map_err(|_| "a demo thread panicked".to_string())?;
+    Ok(lines.clone())
+}
+
+/// Fails when the transcript in the book no longer matches what the demo prints.
+///
+/// Ports differ from run to run and the two sides' lines may interleave in
+/// another order, so both are compared with ports masked and lines sorted:
+/// any line that was added, removed or reworded still shows up.
+pub fn check_transcript(lab: Lab, bin_dir: &Path) -> Result<(), String> {
+    let path = transcript_path(lab);
+    let stored = std::fs::read_to_string(&path)
+        .map_err(|err| format!("cannot read {}: {err}; run `just transcripts`", path.display()))?;
+    let fresh = capture(lab, bin_dir)?;
+    let comparable = |lines: Vec<&str>| {
+        let mut masked: Vec<String> = lines.into_iter().map(mask_ports).collect();
+        masked.sort();
+        masked
+    };
+    if comparable(stored.lines().collect()) != comparable(fresh.iter().map(String::as_str).collect()) {
+        return Err(format!(
+            "{} is out of date; run `just transcripts` to capture it again.\nThe demo now prints:\n{}",
+            path.display(),
+            fresh.join("\n")
+        ));
+    }
+    Ok(())
+}
+
+/// Replaces every port number after `IP:` with `PORT`, and the port after `--port `.
+fn mask_ports(line: &str) -> String {
+    let mut masked = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    let mut previous = ' ';
+    while let Some(c) = chars.next() {
+        masked.push(c);
+        let port_follows = (c == ':' && (previous.is_ascii_digit() || previous == ']'))
+            || (c == ' ' && masked.ends_with("--port "));
+        if port_follows && chars.peek().is_some_and(char::is_ascii_digit) {
+            while chars.peek().is_some_and(char::is_ascii_digit) {
+                chars.next();
+            }
+            masked.push_str("PORT");
+        }
+        previous = c;
+    }
+    masked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_are_masked_but_everything_else_is_kept() {
+        assert_eq!(
+            mask_ports("running lab01-client --host 127.0.0.1 --port 45533 'hi: 5'"),
+            "running lab01-client --host 127.0.0.1 --port PORT 'hi: 5'"
+        );
+        assert_eq!(
+            mask_ports("accepted 127.0.0.1:47248 and [::1]:80, sent 14 bytes"),
+            "accepted 127.0.0.1:PORT and [::1]:PORT, sent 14 bytes"
+        );
+    }
 }

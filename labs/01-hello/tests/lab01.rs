@@ -1,6 +1,5 @@
 //! Lab 01 over real sockets: the real binaries, port 0, no sleeps.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use labkit::{Server, client, contract, labs};
@@ -70,25 +69,14 @@ fn a_bad_host_is_one_clear_error() {
     assert!(stderr.contains("bad address 'no such host'"), "{stderr}");
 }
 
-/// `just lab 01` runs this demo: it must show both sides and finish cleanly.
+/// `just lab 01` runs this demo: it shows both sides, finishes, and prints
+/// what the book says it prints.
 #[test]
-fn the_demo_shows_both_sides_and_finishes() {
-    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-    let sink = Arc::clone(&lines);
+fn the_demo_shows_both_sides_and_matches_the_book() {
     let bin_dir = std::path::Path::new(SERVER).parent().unwrap();
-    labkit::demo::run(
-        labs::find("01").unwrap(),
-        bin_dir,
-        Arc::new(move |line: &str| sink.lock().unwrap().push(line.to_string())),
-    )
-    .unwrap();
-    let transcript = lines.lock().unwrap().join("\n");
-    assert!(
-        transcript.contains("client | HELLO, SOCKETS"),
-        "{transcript}"
-    );
-    assert!(
-        transcript.contains("server | received 14 bytes"),
-        "{transcript}"
-    );
+    let lab = labs::find("01").unwrap();
+    let transcript = labkit::demo::capture(lab, bin_dir).unwrap().join("\n");
+    assert!(transcript.contains("client | HELLO, SOCKETS"), "{transcript}");
+    assert!(transcript.contains("server | received 14 bytes"), "{transcript}");
+    labkit::demo::check_transcript(lab, bin_dir).unwrap();
 }

@@ -24,6 +24,8 @@ enum Action {
         /// The lab: 1, 01, or its name (hello)
         lab: String,
     },
+    /// Captures each lab's demo output into book/src/transcripts/ for the book
+    Transcripts,
     /// Prints the name of a lab's binary, such as lab01-server
     Binary {
         /// The lab: 1, 01, or its name (hello)
@@ -44,15 +46,24 @@ fn main() -> ExitCode {
     shared::run(|| match args.command {
         Action::Demo { lab } => {
             let lab = labs::find(&lab).map_err(Failure::new)?;
-            let exe = std::env::current_exe()
-                .map_err(|err| Failure::io("find this program's folder", &err))?;
-            let bin_dir = exe.parent().unwrap_or(&exe).to_path_buf();
+            let bin_dir = bin_dir()?;
             let print: labkit::process::Tee = Arc::new(|line: &str| {
                 let mut stdout = std::io::stdout().lock();
                 let _ = writeln!(stdout, "{line}");
                 let _ = stdout.flush();
             });
             demo::run(lab, &bin_dir, print).map_err(Failure::new)
+        }
+        Action::Transcripts => {
+            let bin_dir = bin_dir()?;
+            for lab in labs::LABS {
+                let lines = demo::capture(*lab, &bin_dir).map_err(Failure::new)?;
+                let path = demo::transcript_path(*lab);
+                std::fs::write(&path, lines.join("\n") + "\n")
+                    .map_err(|err| Failure::io(format_args!("write {}", path.display()), &err))?;
+                writeln!(std::io::stdout(), "wrote {}", path.display())?;
+            }
+            Ok(())
         }
         Action::Binary { lab, role } => {
             let lab = labs::find(&lab).map_err(Failure::new)?;
@@ -75,4 +86,11 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+/// The folder this program was built into, where the labs' binaries are too.
+fn bin_dir() -> Result<PathBuf, Failure> {
+    let exe =
+        std::env::current_exe().map_err(|err| Failure::io("find this program's folder", &err))?;
+    Ok(exe.parent().unwrap_or(&exe).to_path_buf())
 }

@@ -1,0 +1,49 @@
+# The recipes of the sockets labs. Run `just` to list them.
+
+set positional-arguments
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# List the recipes
+default:
+    @just --list --unsorted
+
+# Run lab NUM's demo: the real server and client together, both sides labelled (NUM: 1, 01 or hello)
+lab NUM: build
+    @target/debug/labkit demo "$1"
+
+# Run lab NUM's server in this terminal, with any options after NUM (try --help)
+server NUM *ARGS: build
+    @bin=$(target/debug/labkit binary "$1" server) && shift && exec target/debug/"$bin" "$@"
+
+# Run lab NUM's client in this terminal, with any options or messages after NUM
+client NUM *ARGS: build
+    @bin=$(target/debug/labkit binary "$1" client) && shift && exec target/debug/"$bin" "$@"
+
+# Build every lab (quietly; only errors are shown)
+build:
+    @cargo build --quiet --workspace --bins
+
+# Run every test, then check that the book builds and its code listings resolve
+test: build
+    cargo test --workspace
+    target/debug/labkit check-book book/src
+    @just _mdbook build book --dest-dir build
+
+# Serve the book at http://localhost:3000, rebuilding when a lab's code changes
+book:
+    @just _mdbook serve book --open
+
+# Capture each lab's demo output again for the book (after changing a demo)
+transcripts: build
+    target/debug/labkit transcripts
+
+# What CI runs: format check, clippy with warnings as errors, and every test
+ci:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets --quiet -- -D warnings
+    just test
+
+# Runs mdbook, installing it first if this machine does not have it
+_mdbook *ARGS:
+    @command -v mdbook >/dev/null || { echo "mdbook is not installed; installing it with cargo (once, a few minutes)..." >&2; cargo install --locked mdbook; }
+    mdbook "$@"
