@@ -27,7 +27,7 @@ build:
 test: build
     cargo test --workspace
     target/debug/labkit check-book book/src
-    @just _mdbook build book --dest-dir build
+    @just _mdbook build book
 
 # Serve the book at http://localhost:3000, rebuilding when a lab's code changes
 book:
