@@ -3,6 +3,8 @@
 //! Each lab flattens an [`Endpoint`] into its own `clap` arguments, so `--host`
 //! and `--port` look and behave the same in every binary of the suite.
 
+use std::time::Duration;
+
 use clap::Args;
 
 /// Where a server listens, or where a client connects.
@@ -31,5 +33,44 @@ impl<const DEFAULT_PORT: u16> Endpoint<DEFAULT_PORT> {
         } else {
             format!("{}:{}", self.host, self.port)
         }
+    }
+}
+
+/// Parses a number of seconds such as `30` or `0.5` into a [`Duration`], for
+/// timeout options (`#[arg(value_parser = shared::cli::seconds)]`).
+///
+/// Zero is refused: a timeout of zero means "no timeout" to the socket calls,
+/// the very thing a timeout option is there to prevent.
+pub fn seconds(text: &str) -> Result<Duration, String> {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of seconds (try 10 or 0.5)"))?;
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|duration| !duration.is_zero())
+        .ok_or_else(|| format!("{text} seconds is not a usable timeout: give a number above 0"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_accepts_fractions_and_refuses_zero_and_words() {
+        assert_eq!(seconds("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(seconds("30"), Ok(Duration::from_secs(30)));
+        assert!(seconds("0").is_err());
+        assert!(seconds("-1").is_err());
+        assert!(seconds("soon").unwrap_err().contains("not a number"));
+    }
+
+    #[test]
+    fn an_ipv6_endpoint_is_written_in_brackets() {
+        let endpoint = Endpoint::<80> {
+            host: "::1".into(),
+            port: 80,
+        };
+        assert_eq!(endpoint.display(), "[::1]:80");
     }
 }

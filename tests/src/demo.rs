@@ -237,7 +237,9 @@ pub fn capture(lab: Lab, bin_dir: &Path) -> Result<Vec<String>, String> {
             }
         }),
     )?;
-    let lines = lines.lock().map_err(|_| "a demo thread panicked".to_string())?;
+    let lines = lines
+        .lock()
+        .map_err(|_| "a demo thread panicked".to_string())?;
     Ok(lines.clone())
 }
 
@@ -248,15 +250,21 @@ pub fn capture(lab: Lab, bin_dir: &Path) -> Result<Vec<String>, String> {
 /// any line that was added, removed or reworded still shows up.
 pub fn check_transcript(lab: Lab, bin_dir: &Path) -> Result<(), String> {
     let path = transcript_path(lab);
-    let stored = std::fs::read_to_string(&path)
-        .map_err(|err| format!("cannot read {}: {err}; run `just transcripts`", path.display()))?;
+    let stored = std::fs::read_to_string(&path).map_err(|err| {
+        format!(
+            "cannot read {}: {err}; run `just transcripts`",
+            path.display()
+        )
+    })?;
     let fresh = capture(lab, bin_dir)?;
     let comparable = |lines: Vec<&str>| {
         let mut masked: Vec<String> = lines.into_iter().map(mask_ports).collect();
         masked.sort();
         masked
     };
-    if comparable(stored.lines().collect()) != comparable(fresh.iter().map(String::as_str).collect()) {
+    if comparable(stored.lines().collect())
+        != comparable(fresh.iter().map(String::as_str).collect())
+    {
         return Err(format!(
             "{} is out of date; run `just transcripts` to capture it again.\nThe demo now prints:\n{}",
             path.display(),

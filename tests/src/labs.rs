@@ -15,6 +15,10 @@ pub const LABS: &[Lab] = &[
         number: "01",
         name: "hello",
     },
+    Lab {
+        number: "02",
+        name: "loops",
+    },
 ];
 
 impl Lab {

@@ -16,4 +16,4 @@ pub mod demo;
 pub mod labs;
 pub mod process;
 
-pub use process::{Server, client};
+pub use process::{Server, client, reset};

@@ -199,6 +199,18 @@ pub fn client(program: impl AsRef<Path>, server: &Server) -> assert_cmd::Command
     command
 }
 
+/// Closes `stream` with a reset (RST) instead of the polite FIN, as a crashed
+/// or killed peer's kernel would: the other side's next read fails with
+/// "connection reset".
+pub fn reset(stream: std::net::TcpStream) {
+    let socket = socket2::Socket::from(stream);
+    // A linger time of zero makes close() discard unsent data and send RST.
+    socket
+        .set_linger(Some(Duration::ZERO))
+        .expect("SO_LINGER can be set on a TCP socket");
+    drop(socket);
+}
+
 /// Reads `listening on IP:PORT`.
 pub fn parse_listening_line(line: &str) -> Option<SocketAddr> {
     line.strip_prefix("listening on ")?.trim_end().parse().ok()

@@ -1,0 +1,74 @@
+//! `lab02-client`: sends each message on one connection and prints each reply.
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use lab02_loops::Endpoint;
+use lab02_loops::client::Conversation;
+use shared::Failure;
+
+/// Connects to lab02-server, sends each MESSAGE (or each line typed on stdin)
+/// and prints each reply.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    #[command(flatten)]
+    endpoint: Endpoint,
+
+    /// Seconds to wait for each reply before giving up
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = shared::cli::seconds)]
+    timeout: Duration,
+
+    /// Messages to send; with none, lines are read from stdin (Ctrl-D ends)
+    messages: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    shared::run(|| {
+        let stream = shared::net::connect(&args.endpoint)?;
+        let mut conversation = Conversation::new(stream, args.timeout)?;
+        if args.messages.is_empty() {
+            talk_from_stdin(&mut conversation)
+        } else {
+            for message in &args.messages {
+                send_and_print(&mut conversation, message)?;
+            }
+            Ok(())
+        }
+    })
+}
+
+/// Sends each line of stdin, prompting with `>> ` only when a person types.
+fn talk_from_stdin(conversation: &mut Conversation) -> Result<(), Failure> {
+    let stdin = io::stdin();
+    let interactive = stdin.is_terminal();
+    let mut lines = stdin.lock().lines();
+    loop {
+        if interactive {
+            print!(">> ");
+            io::stdout().flush()?;
+        }
+        let Some(line) = lines.next() else {
+            return Ok(());
+        };
+        let line = line.map_err(|err| Failure::io("read stdin", &err))?;
+        send_and_print(conversation, &line)?;
+    }
+}
+
+/// Sends one message and prints its reply; skips empty messages.
+fn send_and_print(conversation: &mut Conversation, message: &str) -> Result<(), Failure> {
+    // ANCHOR: skip_empty
+    // Writing 0 bytes sends nothing at all: the server would see no message
+    // and never answer, and we would wait for a reply that cannot come.
+    if message.is_empty() {
+        return Ok(());
+    }
+    // ANCHOR_END: skip_empty
+    let reply = conversation.ask(message)?;
+    writeln!(io::stdout(), "{}", String::from_utf8_lossy(&reply))?;
+    Ok(())
+}

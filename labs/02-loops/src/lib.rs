@@ -1,0 +1,28 @@
+//! Lab 02 — loops: a server that keeps serving.
+//!
+//! Lab 01's server answered one message from one client and exited. This lab
+//! adds the two loops every TCP server has:
+//!
+//! - the *communication loop* reads and answers messages on one connection
+//!   until the client closes it (a read of 0 bytes) or breaks it (an error);
+//! - the *connection loop* accepts the next client when one is done.
+//!
+//! Then it serves clients at the same time, one thread each, with a bound on
+//! how many, and drops clients that stay silent too long.
+//!
+//! - [`server`]: both loops, one by one (`--sequential`) or with threads.
+//! - [`slots`]: the bound on threads, a small counting semaphore.
+//! - [`client`]: send many messages on one connection, each reply awaited.
+//!
+//! Still simplified: each read is treated as one message. For an echo that
+//! happens to be harmless (lab 04 shows why, and when it is not).
+
+pub mod client;
+pub mod server;
+pub mod slots;
+
+/// Each lab has its own default port, so two labs can run side by side.
+pub const DEFAULT_PORT: u16 = 8002;
+
+/// `--host` and `--port`, with this lab's default port.
+pub type Endpoint = shared::Endpoint<DEFAULT_PORT>;

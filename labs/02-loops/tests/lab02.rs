@@ -1,0 +1,230 @@
+//! Lab 02 over real sockets: the real binaries, port 0, no sleeps.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::Duration;
+
+use labkit::{Server, client, contract, labs, reset};
+
+const SERVER: &str = env!("CARGO_BIN_EXE_lab02-server");
+const CLIENT: &str = env!("CARGO_BIN_EXE_lab02-client");
+
+/// Sends `message` on a raw stream and reads its reply, as a test's own client.
+fn ask(stream: &mut TcpStream, message: &str) -> String {
+    stream
+        .write_all(message.as_bytes())
+        .expect("the message is sent");
+    let mut reply = vec![0; message.len()];
+    stream
+        .read_exact(&mut reply)
+        .expect("a whole reply arrives");
+    String::from_utf8(reply).expect("the reply is UTF-8")
+}
+
+/// A raw connection from the test itself, with a read timeout so a missing
+/// reply fails the test instead of hanging it.
+fn connect(server: &Server) -> TcpStream {
+    let stream = TcpStream::connect(server.addr()).expect("the server accepts connections");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("a read timeout can be set");
+    stream
+}
+
+/// Several messages on one connection, each answered in order.
+#[test]
+fn client_gets_a_reply_to_each_message_on_one_connection() {
+    let server = Server::start(SERVER, [""; 0]).unwrap();
+    client(CLIENT, &server)
+        .args(["first message", "second message"])
+        .assert()
+        .success()
+        .stdout("FIRST MESSAGE\nSECOND MESSAGE\n");
+    let log = server.stop().join("\n");
+    assert!(
+        log.contains("closed the connection after 2 message(s)"),
+        "{log}"
+    );
+}
+
+/// Without arguments the client sends stdin's lines, skipping empty ones.
+#[test]
+fn client_sends_stdin_lines_and_skips_empty_ones() {
+    let server = Server::start(SERVER, [""; 0]).unwrap();
+    client(CLIENT, &server)
+        .write_stdin("one\n\ntwo words\n")
+        .assert()
+        .success()
+        .stdout("ONE\nTWO WORDS\n");
+}
+
+/// The connection loop: a client that closes, then one that resets, and the
+/// one-by-one server still serves the next client.
+#[test]
+fn sequential_server_survives_a_close_and_a_reset_and_serves_the_next_client() {
+    let server = Server::start(SERVER, ["--sequential"]).unwrap();
+
+    let mut polite = connect(&server);
+    assert_eq!(ask(&mut polite, "bye"), "BYE");
+    drop(polite);
+
+    let mut rude = connect(&server);
+    assert_eq!(ask(&mut rude, "crash"), "CRASH");
+    reset(rude);
+
+    client(CLIENT, &server)
+        .arg("still there?")
+        .assert()
+        .success()
+        .stdout("STILL THERE?\n");
+    let log = server.stop().join("\n");
+    assert!(
+        log.contains("closed the connection after 1 message(s)"),
+        "{log}"
+    );
+    assert!(log.contains("reset the connection"), "{log}");
+}
+
+/// The threaded server keeps 24 clients open at once, and each one gets its
+/// own replies, never another client's.
+#[test]
+fn threaded_server_serves_24_clients_at_once_each_with_its_own_replies() {
+    let server = Server::start(SERVER, ["--quiet"]).unwrap();
+    let mut streams: Vec<TcpStream> = (0..24).map(|_| connect(&server)).collect();
+    // Every client is connected before any is done: a one-by-one server
+    // would leave all but the first without replies (and this test would time out).
+    for round in 0..3 {
+        for (i, stream) in streams.iter_mut().enumerate() {
+            let message = format!("client {i} says hello, round {round}");
+            assert_eq!(ask(stream, &message), message.to_uppercase());
+        }
+    }
+    // And as separate processes, started together.
+    let children: Vec<_> = (0..20)
+        .map(|i| {
+            std::process::Command::new(CLIENT)
+                .args([
+                    "--port",
+                    &server.port(),
+                    &format!("process {i}"),
+                    &format!("again {i}"),
+                ])
+                .output()
+        })
+        .collect();
+    for (i, output) in children.into_iter().enumerate() {
+        let output = output.unwrap();
+        assert!(output.status.success());
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            format!("PROCESS {i}\nAGAIN {i}\n")
+        );
+    }
+}
+
+/// One client at a time: the second waits until the first leaves.
+#[test]
+fn sequential_server_makes_the_second_client_wait_for_the_first() {
+    let server = Server::start(SERVER, ["--sequential"]).unwrap();
+    let mut first = connect(&server);
+    assert_eq!(ask(&mut first, "mine"), "MINE");
+
+    let mut second = connect(&server);
+    second
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    second.write_all(b"me too").unwrap();
+    let mut reply = [0; 6];
+    assert!(
+        second.read_exact(&mut reply).is_err(),
+        "served while another client was connected"
+    );
+
+    drop(first);
+    second
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    second.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"ME TOO");
+}
+
+/// The bound on threads: with --max-clients 2, a third client waits for a place.
+#[test]
+fn a_client_beyond_max_clients_waits_for_a_free_place() {
+    let server = Server::start(SERVER, ["--max-clients", "2"]).unwrap();
+    let mut first = connect(&server);
+    let mut second = connect(&server);
+    assert_eq!(ask(&mut first, "a"), "A");
+    assert_eq!(ask(&mut second, "b"), "B");
+
+    let mut third = connect(&server);
+    third
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    third.write_all(b"c").unwrap();
+    let mut reply = [0; 1];
+    assert!(
+        third.read_exact(&mut reply).is_err(),
+        "a third client was served beyond the bound"
+    );
+
+    drop(first);
+    third
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    third.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"C");
+}
+
+/// A silent client is disconnected after --idle-timeout, so it cannot hold a
+/// thread forever.
+#[test]
+fn a_silent_client_is_disconnected_after_the_idle_timeout() {
+    let server = Server::start(SERVER, ["--idle-timeout", "0.3"]).unwrap();
+    let mut silent = connect(&server);
+    let mut byte = [0; 1];
+    assert_eq!(
+        silent.read(&mut byte).unwrap(),
+        0,
+        "the server closes the connection"
+    );
+    assert!(server.wait_for_stderr("silent for 0.3 s", Duration::from_secs(5)));
+}
+
+/// The client gives up on a reply that does not come, with a clear error.
+#[test]
+fn client_times_out_when_the_server_is_busy() {
+    let server = Server::start(SERVER, ["--sequential"]).unwrap();
+    let _first = connect(&server);
+    let output = client(CLIENT, &server)
+        .args(["--timeout", "0.3", "hello?"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    contract::assert_one_error_line(&stderr);
+    assert!(stderr.contains("no reply within 0.3 s"), "{stderr}");
+}
+
+#[test]
+fn server_announces_its_real_address_on_port_0() {
+    contract::server_announces_its_real_address(SERVER, &[]);
+}
+
+#[test]
+fn second_server_on_a_busy_port_fails_with_a_hint() {
+    contract::busy_port_is_one_clear_error(SERVER, &[]);
+}
+
+#[test]
+fn client_without_a_server_fails_with_a_hint() {
+    contract::client_without_server_is_one_clear_error(CLIENT, &["hi"], "connection refused");
+}
+
+/// `just lab 02` shows both sides, finishes, and prints what the book shows.
+#[test]
+fn the_demo_matches_the_book() {
+    let bin_dir = Path::new(SERVER).parent().unwrap();
+    labkit::demo::check_transcript(labs::find("02").unwrap(), bin_dir).unwrap();
+}
