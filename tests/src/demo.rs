@@ -12,81 +12,55 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use serde::Deserialize;
+
 use crate::labs::Lab;
 use crate::process::{Server, Tee};
 
 /// The most a demo client may take; a demo is meant to finish in seconds.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// What one lab's demo does.
+/// What one lab's demo does, read from `labs/NN-name/demo.json`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Options for the server (the demo adds `--port 0`).
+    #[serde(default)]
     pub server_args: Vec<String>,
     /// The client runs, in order.
     pub steps: Vec<Step>,
-    /// Whether the server ends by itself after the last step (lab 01 does).
+    /// Whether the server ends by itself after the last step (lab 01's does).
+    #[serde(default)]
     pub server_exits_by_itself: bool,
 }
 
 /// One run of the client.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Step {
     /// A sentence printed before the run, saying what to look for.
-    pub say: &'static str,
+    pub say: String,
     /// Options for the client (the demo adds `--host` and `--port`).
+    #[serde(default)]
     pub client_args: Vec<String>,
     /// Text for the client's stdin, for clients that read messages from it.
-    pub stdin: Option<&'static str>,
+    #[serde(default)]
+    pub stdin: Option<String>,
 }
 
-fn strings(items: &[&str]) -> Vec<String> {
-    items.iter().map(|item| item.to_string()).collect()
-}
-
-/// The demo of each lab.
-pub fn scenario(lab: Lab) -> Scenario {
-    match lab.number {
-        "01" => Scenario {
-            server_args: vec![],
-            steps: vec![Step {
-                say: "the client sends one message; the server answers in capitals, closes and exits",
-                client_args: strings(&["hello, sockets"]),
-                stdin: None,
-            }],
-            server_exits_by_itself: true,
-        },
-        "02" => Scenario {
-            server_args: vec![],
-            steps: vec![
-                Step {
-                    say: "a client sends two messages on one connection, then closes it",
-                    client_args: strings(&["first message", "second message"]),
-                    stdin: None,
-                },
-                Step {
-                    say: "the server is still there: a second client sends the lines it reads from stdin",
-                    client_args: vec![],
-                    stdin: Some("typed line one\ntyped line two\n"),
-                },
-            ],
-            server_exits_by_itself: false,
-        },
-        "03" => Scenario {
-            server_args: strings(&["--buffer-size", "16", "--drop-every", "3"]),
-            steps: vec![Step {
-                say: "the server drops every 3rd datagram (pretend loss) and reads at most 16 bytes of each",
-                client_args: strings(&["one", "two", "three", "a datagram longer than 16 bytes"]),
-                stdin: None,
-            }],
-            server_exits_by_itself: false,
-        },
-        other => unreachable!("lab {other} is in LABS but has no demo"),
-    }
+/// Reads a lab's demo scenario.
+pub fn scenario(lab: &Lab) -> Result<Scenario, String> {
+    let path = lab.dir().join("demo.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+    serde_json::from_str(&text)
+        .map_err(|err| format!("{} is not a valid demo: {err}", path.display()))
 }
 
 /// Runs `lab`'s demo with the binaries found in `bin_dir`, handing every
 /// labelled line to `emit`.
-pub fn run(lab: Lab, bin_dir: &Path, emit: Tee) -> Result<(), String> {
-    let scenario = scenario(lab);
+pub fn run(lab: &Lab, bin_dir: &Path, emit: Tee) -> Result<(), String> {
+    let scenario = scenario(lab)?;
     let server_program = bin_dir.join(lab.binary("server"));
     let client_program = bin_dir.join(lab.binary("client"));
 
@@ -105,6 +79,12 @@ pub fn run(lab: Lab, bin_dir: &Path, emit: Tee) -> Result<(), String> {
 
     for step in &scenario.steps {
         emit(&format!("demo   | {}", step.say));
+        if let Some(stdin) = &step.stdin {
+            emit(&format!(
+                "demo   | its stdin: {}",
+                stdin.lines().collect::<Vec<_>>().join(" / ")
+            ));
+        }
         let mut args = vec![
             "--host".to_string(),
             server.addr().ip().to_string(),
@@ -115,7 +95,7 @@ pub fn run(lab: Lab, bin_dir: &Path, emit: Tee) -> Result<(), String> {
         let mut shown = vec![lab.binary("client")];
         shown.extend(args.iter().cloned());
         emit(&format!("demo   | running {}", shell_words(&shown)));
-        let status = run_client(&client_program, &args, step.stdin, &emit)?;
+        let status = run_client(&client_program, &args, step.stdin.as_deref(), &emit)?;
         if !status {
             return Err(format!("{} failed in the demo", lab.binary("client")));
         }
@@ -215,7 +195,7 @@ fn label_lines(
 }
 
 /// Where the book keeps the captured output of `labkit demo NN`.
-pub fn transcript_path(lab: Lab) -> PathBuf {
+pub fn transcript_path(lab: &Lab) -> PathBuf {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("labkit lives in a folder of the workspace");
@@ -225,7 +205,7 @@ pub fn transcript_path(lab: Lab) -> PathBuf {
 }
 
 /// Runs the demo and returns its lines.
-pub fn capture(lab: Lab, bin_dir: &Path) -> Result<Vec<String>, String> {
+pub fn capture(lab: &Lab, bin_dir: &Path) -> Result<Vec<String>, String> {
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&lines);
     run(
@@ -248,7 +228,7 @@ pub fn capture(lab: Lab, bin_dir: &Path) -> Result<Vec<String>, String> {
 /// Ports differ from run to run and the two sides' lines may interleave in
 /// another order, so both are compared with ports masked and lines sorted:
 /// any line that was added, removed or reworded still shows up.
-pub fn check_transcript(lab: Lab, bin_dir: &Path) -> Result<(), String> {
+pub fn check_transcript(lab: &Lab, bin_dir: &Path) -> Result<(), String> {
     let path = transcript_path(lab);
     let stored = std::fs::read_to_string(&path).map_err(|err| {
         format!(

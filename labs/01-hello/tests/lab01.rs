@@ -75,8 +75,14 @@ fn a_bad_host_is_one_clear_error() {
 fn the_demo_shows_both_sides_and_matches_the_book() {
     let bin_dir = std::path::Path::new(SERVER).parent().unwrap();
     let lab = labs::find("01").unwrap();
-    let transcript = labkit::demo::capture(lab, bin_dir).unwrap().join("\n");
-    assert!(transcript.contains("client | HELLO, SOCKETS"), "{transcript}");
-    assert!(transcript.contains("server | received 14 bytes"), "{transcript}");
-    labkit::demo::check_transcript(lab, bin_dir).unwrap();
+    let transcript = labkit::demo::capture(&lab, bin_dir).unwrap().join("\n");
+    assert!(
+        transcript.contains("client | HELLO, SOCKETS"),
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains("server | received 14 bytes"),
+        "{transcript}"
+    );
+    labkit::demo::check_transcript(&lab, bin_dir).unwrap();
 }

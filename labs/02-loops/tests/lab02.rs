@@ -226,5 +226,5 @@ fn client_without_a_server_fails_with_a_hint() {
 #[test]
 fn the_demo_matches_the_book() {
     let bin_dir = Path::new(SERVER).parent().unwrap();
-    labkit::demo::check_transcript(labs::find("02").unwrap(), bin_dir).unwrap();
+    labkit::demo::check_transcript(&labs::find("02").unwrap(), bin_dir).unwrap();
 }

@@ -52,13 +52,13 @@ fn main() -> ExitCode {
                 let _ = writeln!(stdout, "{line}");
                 let _ = stdout.flush();
             });
-            demo::run(lab, &bin_dir, print).map_err(Failure::new)
+            demo::run(&lab, &bin_dir, print).map_err(Failure::new)
         }
         Action::Transcripts => {
             let bin_dir = bin_dir()?;
-            for lab in labs::LABS {
-                let lines = demo::capture(*lab, &bin_dir).map_err(Failure::new)?;
-                let path = demo::transcript_path(*lab);
+            for lab in labs::all() {
+                let lines = demo::capture(&lab, &bin_dir).map_err(Failure::new)?;
+                let path = demo::transcript_path(&lab);
                 std::fs::write(&path, lines.join("\n") + "\n")
                     .map_err(|err| Failure::io(format_args!("write {}", path.display()), &err))?;
                 writeln!(std::io::stdout(), "wrote {}", path.display())?;
