@@ -64,7 +64,7 @@ pub fn listen_with_backlog<const P: u16>(
         }
     }
     let (addr, err) = last_error.expect("resolve never returns an empty list");
-    Err(listen_failure(addr, &err))
+    Err(bind_failure(addr, &err, Transport::Tcp))
 }
 
 /// The three system calls, on one address.
@@ -79,12 +79,24 @@ fn bind_and_listen(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
     Ok(socket.into())
 }
 
+/// Which kind of socket a server binds, for the `ss` command in a hint.
+#[derive(Clone, Copy)]
+enum Transport {
+    Tcp,
+    Udp,
+}
+
 /// Explains why a server could not bind.
-fn listen_failure(addr: SocketAddr, err: &io::Error) -> Failure {
+fn bind_failure(addr: SocketAddr, err: &io::Error, transport: Transport) -> Failure {
     let failure = Failure::io(format_args!("listen on {addr}"), err);
+    // `ss` lists sockets: -l listening, -t TCP or -u UDP, -n numbers, -p process.
+    let ss_options = match transport {
+        Transport::Tcp => "-ltnp",
+        Transport::Udp => "-lunp",
+    };
     match err.kind() {
         io::ErrorKind::AddrInUse => failure.hint(format!(
-            "another program already listens on port {port}; find it with `ss -ltnp 'sport = :{port}'`, \
+            "another program already uses port {port}; find it with `ss {ss_options} 'sport = :{port}'`, \
              stop it, or pick another port with --port (0 picks a free one)",
             port = addr.port()
         )),
@@ -139,7 +151,7 @@ pub fn bind_udp<const P: u16>(endpoint: &Endpoint<P>) -> Result<UdpSocket, Failu
         }
     }
     let (addr, err) = last_error.expect("resolve never returns an empty list");
-    Err(listen_failure(addr, &err))
+    Err(bind_failure(addr, &err, Transport::Udp))
 }
 
 /// "Is the server running?", naming the command that starts it.
