@@ -33,6 +33,10 @@ test: build
 book:
     @just _mdbook serve book --open
 
+# Measure speed against baselines run on this machine now (takes about a minute)
+bench:
+    bash labs/02-loops/bench/run.sh
+
 # Capture each lab's demo output again for the book (after changing a demo)
 transcripts: build
     target/debug/labkit transcripts

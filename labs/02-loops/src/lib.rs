@@ -13,11 +13,14 @@
 //! - [`server`]: both loops, one by one (`--sequential`) or with threads.
 //! - [`slots`]: the bound on threads, a small counting semaphore.
 //! - [`client`]: send many messages on one connection, each reply awaited.
+//! - [`crowd`]: many clients arriving at once (`lab02-crowd`), to see what the
+//!   listen backlog really limits, and to measure round trips per second.
 //!
 //! Still simplified: each read is treated as one message. For an echo that
 //! happens to be harmless (lab 04 shows why, and when it is not).
 
 pub mod client;
+pub mod crowd;
 pub mod server;
 pub mod slots;
 

@@ -228,3 +228,70 @@ fn the_demo_matches_the_book() {
     let bin_dir = Path::new(SERVER).parent().unwrap();
     labkit::demo::check_transcript(&labs::find("02").unwrap(), bin_dir).unwrap();
 }
+
+/// What `listen(backlog)` really limits: a one-by-one server busy with its
+/// first client still has every other client *connected* (the kernel does
+/// the handshake, not `accept`), but with a tiny backlog some connects stall
+/// for a second while their SYN is dropped and sent again. It is a queue,
+/// not a limit on clients.
+#[test]
+fn a_tiny_backlog_stalls_connects_but_a_normal_one_does_not() {
+    let crowd = Path::new(SERVER).with_file_name("lab02-crowd");
+    let connect_report = |backlog: &str| {
+        let server = Server::start(SERVER, ["--sequential", "--backlog", backlog]).unwrap();
+        let output = assert_cmd::Command::new(&crowd)
+            .args([
+                "--port",
+                &server.port(),
+                "--clients",
+                "20",
+                "--connect-timeout",
+                "1.5",
+            ])
+            .timeout(Duration::from_secs(20))
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let nobody_waited =
+        "connects: 0 took 0.5 s or more (their SYN was dropped and sent again); 0 gave up";
+
+    let tiny = connect_report("1");
+    assert!(
+        !tiny.contains(nobody_waited),
+        "some connects should stall or give up: {tiny}"
+    );
+
+    let normal = connect_report("128");
+    assert!(
+        normal.contains("connects: 20 of 20 clients connected"),
+        "{normal}"
+    );
+    assert!(normal.contains(nobody_waited), "{normal}");
+}
+
+/// The crowd checks every reply, so a round trip that came back wrong or
+/// never came back fails the run.
+#[test]
+fn the_crowd_does_round_trips_and_checks_every_reply() {
+    let crowd = Path::new(SERVER).with_file_name("lab02-crowd");
+    let server = Server::start(SERVER, ["--quiet"]).unwrap();
+    let output = assert_cmd::Command::new(&crowd)
+        .args([
+            "--port",
+            &server.port(),
+            "--clients",
+            "8",
+            "--round-trips",
+            "50",
+            "--size",
+            "100",
+        ])
+        .timeout(Duration::from_secs(20))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let report = String::from_utf8(output.stdout).unwrap();
+    assert!(report.contains("round trips: 400 in"), "{report}");
+}
