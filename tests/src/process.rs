@@ -53,6 +53,9 @@ impl Server {
     /// `tee` as it arrives (the demo prints them live).
     pub fn start_command_with_tee(mut command: Command, tee: Tee) -> Result<Server, String> {
         let program = command.get_program().to_string_lossy().into_owned();
+        // Its own process group, so that stopping it also stops any process
+        // it started (a student's server may be a script that runs another).
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -170,7 +173,16 @@ impl Server {
 
     fn kill(&mut self) {
         if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
+            // The whole process group: `kill -KILL -- -PGID`.
+            let group = format!("-{}", self.child.id());
+            let killed_group = Command::new("kill")
+                .args(["-KILL", "--", &group])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|status| status.success());
+            if !killed_group {
+                let _ = self.child.kill();
+            }
         }
         let _ = self.child.wait();
     }
@@ -216,17 +228,51 @@ pub fn parse_listening_line(line: &str) -> Option<SocketAddr> {
     line.strip_prefix("listening on ")?.trim_end().parse().ok()
 }
 
+/// The most lines kept from one stream of a process, and the longest line:
+/// a program that floods its output must not flood the test's memory.
+const MAX_LINES: usize = 10_000;
+const MAX_LINE_LENGTH: usize = 4096;
+
+/// Calls `each` with every line of `reader` (cut at [`MAX_LINE_LENGTH`]) until
+/// the stream ends, `each` returns false, or [`MAX_LINES`] lines were seen;
+/// then keeps reading and discarding, so the writer is never blocked.
+fn for_each_line(reader: impl Read, mut each: impl FnMut(String) -> bool) {
+    let mut reader = BufReader::new(reader);
+    let mut line = Vec::new();
+    let mut wanted = true;
+    let mut seen = 0;
+    loop {
+        let chunk = match reader.fill_buf() {
+            Ok([]) | Err(_) => break,
+            Ok(chunk) => chunk,
+        };
+        let (part, used, ended) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(end) => (&chunk[..end], end + 1, true),
+            None => (chunk, chunk.len(), false),
+        };
+        let room = MAX_LINE_LENGTH.saturating_sub(line.len());
+        line.extend_from_slice(&part[..part.len().min(room)]);
+        reader.consume(used);
+        if ended {
+            let text = String::from_utf8_lossy(&line)
+                .trim_end_matches('\r')
+                .to_string();
+            line.clear();
+            seen += 1;
+            if wanted && (seen > MAX_LINES || !each(text)) {
+                wanted = false;
+            }
+        }
+    }
+    if wanted && !line.is_empty() {
+        each(String::from_utf8_lossy(&line).into_owned());
+    }
+}
+
 /// Sends each line of `reader` into a channel, from a thread of its own.
 fn lines_of(reader: impl Read + Send + 'static) -> Receiver<String> {
     let (sender, receiver) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(reader).lines() {
-            let Ok(line) = line else { break };
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    thread::spawn(move || for_each_line(reader, |line| sender.send(line).is_ok()));
     receiver
 }
 
@@ -238,13 +284,13 @@ fn collect_lines(reader: impl Read + Send + 'static, tee: Tee) -> Arc<Mutex<Vec<
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&lines);
     thread::spawn(move || {
-        for line in BufReader::new(reader).lines() {
-            let Ok(line) = line else { break };
+        for_each_line(reader, |line| {
             tee(&line);
             if let Ok(mut lines) = sink.lock() {
                 lines.push(line);
             }
-        }
+            true
+        })
     });
     lines
 }
@@ -252,6 +298,21 @@ fn collect_lines(reader: impl Read + Send + 'static, tee: Tee) -> Arc<Mutex<Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_are_split_cut_to_length_and_counted() {
+        let long = "x".repeat(MAX_LINE_LENGTH + 10);
+        let input = format!("one\r\n{long}\nlast without newline");
+        let mut lines = Vec::new();
+        for_each_line(input.as_bytes(), |line| {
+            lines.push(line);
+            true
+        });
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0], "one");
+        assert_eq!(lines[1].len(), MAX_LINE_LENGTH);
+        assert_eq!(lines[2], "last without newline");
+    }
 
     #[test]
     fn the_listening_line_gives_the_address() {
