@@ -1,0 +1,148 @@
+//! The server side: lab 02's loops, now with one frame per request and reply.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::thread;
+use std::time::Duration;
+
+use shared::failure::describe;
+
+use crate::frame::{self, FrameError};
+use crate::protocol::{MAX_REQUEST_BODY, Reply, Request};
+use crate::reports;
+use crate::slots::ClientSlots;
+
+/// How the server treats its clients.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// A client that makes no progress for this long (sends nothing, or
+    /// reads nothing of a reply) is disconnected, so a peer that went silent
+    /// cannot hold a thread forever.
+    pub idle_timeout: Duration,
+    /// How many clients are served at once; more wait to be accepted.
+    pub max_clients: usize,
+    /// Log each request (off for benchmarks: a log line per request costs a
+    /// system call per request).
+    pub log_requests: bool,
+}
+
+/// Serves many clients at once, a thread each, at most `max_clients` at a time.
+pub fn serve_concurrently(listener: &TcpListener, settings: &Settings) {
+    let slots = ClientSlots::new(settings.max_clients);
+    loop {
+        // Wait for a free place *before* accepting: while the server is full,
+        // new clients queue in the kernel (the listen backlog), not in ours.
+        let slot = slots.take();
+        let (connection, client) = match listener.accept() {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                eprintln!("could not accept a connection: {}", describe(&err));
+                continue;
+            }
+        };
+        let settings = settings.clone();
+        let spawned = thread::Builder::new()
+            .name(format!("client {client}"))
+            .spawn(move || {
+                // The slot moves into the thread and is dropped when the
+                // thread ends, however it ends: the place is given back.
+                let _slot = slot;
+                serve_client(connection, client, &settings);
+            });
+        if let Err(err) = spawned {
+            eprintln!("{client}: could not start a thread: {}", describe(&err));
+        }
+    }
+}
+
+/// Talks to one client until it leaves, and says how it left.
+///
+/// Nothing that one client does (closing, resetting, going silent, sending
+/// frames that are cut short, too big or not JSON) can stop the server:
+/// every error ends this client's conversation only.
+pub fn serve_client(mut connection: TcpStream, client: SocketAddr, settings: &Settings) {
+    eprintln!("{client}: connected");
+    // ANCHOR: how_it_ended
+    match communicate(&mut connection, client, settings) {
+        Ok(count) => eprintln!("{client}: closed the connection after {count} request(s)"),
+        Err(FrameError::Io(err)) if err.kind() == io::ErrorKind::ConnectionReset => {
+            eprintln!("{client}: reset the connection (it went away without closing)");
+        }
+        Err(FrameError::Io(err)) if is_timeout(&err) => eprintln!(
+            "{client}: idle for {} s, closing the connection",
+            settings.idle_timeout.as_secs_f64()
+        ),
+        Err(FrameError::Io(err)) => {
+            eprintln!("{client}: {}; closing the connection", describe(&err));
+        }
+        // Everything else is a frame we could not accept. After it we no
+        // longer know where the next frame starts, so the conversation is
+        // over; but the peer deserves to know why, so we try to tell it.
+        Err(bad_frame) => {
+            let told =
+                frame::write_frame(&mut connection, &Reply::error(bad_frame.to_string()), b"");
+            let outcome = match told {
+                Ok(()) => "sent an error reply",
+                Err(_) => "could not send an error reply",
+            };
+            eprintln!("{client}: bad frame: {bad_frame}; {outcome} and closed the connection");
+        }
+    }
+    // ANCHOR_END: how_it_ended
+}
+
+/// The communication loop: reads one request frame, answers it with one
+/// reply frame, until the client closes its side between two frames.
+/// Returns how many requests it answered.
+fn communicate(
+    connection: &mut TcpStream,
+    client: SocketAddr,
+    settings: &Settings,
+) -> Result<u64, FrameError> {
+    // Without these, `read` and `write` could wait forever on a silent peer.
+    connection.set_read_timeout(Some(settings.idle_timeout))?;
+    connection.set_write_timeout(Some(settings.idle_timeout))?;
+    let mut answered = 0;
+    // ANCHOR: communication_loop
+    loop {
+        // Exactly one frame, however the bytes arrive; `None` is the client
+        // closing cleanly between frames, the normal end.
+        let Some((request, body)) = frame::read_frame::<Request>(connection, MAX_REQUEST_BODY)?
+        else {
+            return Ok(answered);
+        };
+        // A request we understood but cannot satisfy (an unknown name, a
+        // count too big) is not a broken frame: we answer with an error
+        // reply and the conversation goes on.
+        let (reply, report) = match reports::produce(&request, &body) {
+            Ok(report) => (Reply::ok(&report), report),
+            Err(reason) => (Reply::error(reason), Vec::new()),
+        };
+        frame::write_frame(connection, &reply, &report)?;
+        if settings.log_requests {
+            eprintln!("{client}: {}", describe_exchange(&request, &reply));
+        }
+        answered += 1;
+    }
+    // ANCHOR_END: communication_loop
+}
+
+/// One log line for one request and its reply.
+fn describe_exchange(request: &Request, reply: &Reply) -> String {
+    let asked = match request.count {
+        Some(count) => format!("{} {count}", request.report),
+        None => request.report.clone(),
+    };
+    match &reply.error {
+        None => format!("asked for {asked:?}, sent {} bytes", reply.body_size),
+        Some(reason) => format!("asked for {asked:?}, refused: {reason}"),
+    }
+}
+
+/// A read timeout shows up as `WouldBlock` on Unix and `TimedOut` on Windows.
+fn is_timeout(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
