@@ -1,0 +1,94 @@
+//! `lab04-server`: takes each read for one message, and tells each client how
+//! many reads its bytes took.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use lab04_sticky_packets::Endpoint;
+use lab04_sticky_packets::server::{self, Settings};
+use lab04_sticky_packets::shown::count;
+
+/// Logs every read of every client as one message, and when a client closes
+/// its sending side, answers `reads=R bytes=B`: how many reads its bytes
+/// took. Runs until stopped with Ctrl-C; serves many clients at once.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    #[command(flatten)]
+    endpoint: Endpoint,
+
+    /// Serve one client at a time (no threads): the next client waits until
+    /// the current one leaves
+    #[arg(long)]
+    sequential: bool,
+
+    /// Most clients served at once; more wait in the accept queue
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
+    max_clients: u16,
+
+    /// Seconds a client may stay silent before the server closes its connection
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = shared::cli::seconds)]
+    idle_timeout: Duration,
+
+    /// Length of the queue of connections not yet accepted (listen's argument);
+    /// it is NOT a limit on clients
+    #[arg(long, default_value_t = shared::net::DEFAULT_BACKLOG)]
+    backlog: i32,
+
+    /// Do not log every message (for benchmarks)
+    #[arg(long)]
+    quiet: bool,
+
+    /// Seconds to wait after accepting a client before the first read, like a
+    /// busy server: what the client sends meanwhile piles up in the kernel
+    #[arg(long, value_name = "SECONDS", value_parser = shared::cli::seconds)]
+    read_delay: Option<Duration>,
+
+    /// The most bytes one read takes (the size of the read buffer)
+    #[arg(long, value_name = "BYTES", default_value_t = server::DEFAULT_READ_BUFFER_SIZE as u32,
+          value_parser = clap::value_parser!(u32).range(1..=16 * 1024 * 1024))]
+    read_buffer: u32,
+
+    /// Ask the kernel for a receive buffer of this many bytes per connection
+    /// (SO_RCVBUF); Linux doubles what is asked, and has a minimum
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(1..))]
+    receive_buffer: Option<u32>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    shared::run(|| {
+        let settings = Settings {
+            idle_timeout: args.idle_timeout,
+            max_clients: usize::from(args.max_clients),
+            log_messages: !args.quiet,
+            read_delay: args.read_delay,
+            read_buffer_size: args.read_buffer as usize,
+        };
+        let listener = shared::net::listen_with_backlog(&args.endpoint, args.backlog)?;
+        let local = listener
+            .local_addr()
+            .map_err(|err| shared::Failure::io("read the bound address", &err))?;
+        let receive_buffer = match args.receive_buffer {
+            Some(bytes) => Some(server::set_receive_buffer(&listener, bytes as usize)?),
+            None => None,
+        };
+        shared::net::announce(local)?;
+        eprintln!(
+            "each read takes at most {} (--read-buffer)",
+            count(settings.read_buffer_size as u64, "byte")
+        );
+        if let Some(bytes) = receive_buffer {
+            eprintln!("each connection's receive buffer: {bytes} bytes (SO_RCVBUF)");
+        }
+        if args.sequential {
+            eprintln!("serving one client at a time");
+            server::serve_one_by_one(&listener, &settings);
+        } else {
+            eprintln!("serving up to {} clients at once", settings.max_clients);
+            server::serve_concurrently(&listener, &settings);
+        }
+        Ok(())
+    })
+}
