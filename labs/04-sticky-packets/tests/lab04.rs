@@ -56,7 +56,7 @@ write 2: 3 bytes |two|
 write 3: 5 bytes |three|
 write 4: 4 bytes |four|
 write 5: 4 bytes |five|
-sent 5 messages (19 bytes) in 5 writes; closing our sending side so the server knows we are done
+sent 5 messages (19 bytes) in 5 writes, then shut down our sending side: no more data
 the server read 19 bytes in 1 read, and took each read for one message
 verdict: 5 messages sent, 1 read: they stuck together
 {THE_FIX}"
@@ -91,7 +91,7 @@ fn one_large_write_is_cut_into_10_reads_on_every_one_of_20_runs() {
     .unwrap();
     let expected = format!(
         "write 1: 10000 bytes |{a}…|
-sent 1 message (10000 bytes) in 1 write; closing our sending side so the server knows we are done
+sent 1 message (10000 bytes) in 1 write, then shut down our sending side: no more data
 the server read 10000 bytes in 10 reads, and took each read for one message
 verdict: 1 message sent, 10 reads: it was cut into pieces
 {THE_FIX}",

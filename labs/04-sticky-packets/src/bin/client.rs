@@ -40,6 +40,8 @@ struct Args {
 
     /// Messages to send, one write each; without them, --count messages of
     /// --size bytes are made up
+    // Empty messages are refused: a write of 0 bytes sends nothing at all,
+    // so it could never show up as a read on the other side.
     #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     messages: Vec<String>,
 }
@@ -69,7 +71,7 @@ fn main() -> ExitCode {
 
         writeln!(
             out,
-            "sent {} ({}) in {}; closing our sending side so the server knows we are done",
+            "sent {} ({}) in {}, then shut down our sending side: no more data",
             count(sent, "message"),
             count(bytes, "byte"),
             count(sent, "write"),
