@@ -1,9 +1,9 @@
 //! The server side: lab 02's loops, now with one frame per request and reply.
 
-use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{self, Read};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use shared::failure::describe;
 
@@ -85,10 +85,43 @@ pub fn serve_client(mut connection: TcpStream, client: SocketAddr, settings: &Se
                 Ok(()) => "sent an error reply",
                 Err(_) => "could not send an error reply",
             };
+            close_gently(&mut connection);
             eprintln!("{client}: bad frame: {bad_frame}; {outcome} and closed the connection");
         }
     }
     // ANCHOR_END: how_it_ended
+}
+
+/// How long, at most, we keep reading after an error reply before closing.
+const GENTLE_CLOSE_TIME: Duration = Duration::from_secs(1);
+
+/// Closes a connection after an error reply in a way that does not destroy
+/// the reply.
+///
+/// After a bad frame, the rest of what the peer sent is still unread in our
+/// receive buffer. Closing a socket with unread data makes the kernel answer
+/// with a reset (RST) instead of a normal end, and a reset may make the
+/// peer's kernel throw away our error reply before the peer reads it. So we
+/// first end our side (`shutdown(Write)` sends our FIN after the reply),
+/// then read and discard whatever the peer still sends, until it closes or a
+/// short deadline passes, and only then close.
+fn close_gently(connection: &mut TcpStream) {
+    // ANCHOR: close_gently
+    if connection.shutdown(Shutdown::Write).is_err() {
+        return; // already gone: nothing left to protect
+    }
+    let deadline = Instant::now() + GENTLE_CLOSE_TIME;
+    let mut discard = [0u8; 4096];
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        if left.is_zero() || connection.set_read_timeout(Some(left)).is_err() {
+            break;
+        }
+        match connection.read(&mut discard) {
+            Ok(0) | Err(_) => break, // the peer closed too, or time is up
+            Ok(_) => continue,
+        }
+    }
+    // ANCHOR_END: close_gently
 }
 
 /// The communication loop: reads one request frame, answers it with one
@@ -129,13 +162,16 @@ fn communicate(
 
 /// One log line for one request and its reply.
 fn describe_exchange(request: &Request, reply: &Reply) -> String {
-    let asked = match request.count {
-        Some(count) => format!("{} {count}", request.report),
-        None => request.report.clone(),
+    let mut asked = match request.count {
+        Some(count) => format!("{:?}", format!("{} {count}", request.report)),
+        None => format!("{:?}", request.report),
     };
+    if request.body_size > 0 {
+        asked.push_str(&format!(" with a {}-byte body", request.body_size));
+    }
     match &reply.error {
-        None => format!("asked for {asked:?}, sent {} bytes", reply.body_size),
-        Some(reason) => format!("asked for {asked:?}, refused: {reason}"),
+        None => format!("asked for {asked}, sent {} bytes", reply.body_size),
+        Some(reason) => format!("asked for {asked}, refused: {reason}"),
     }
 }
 
