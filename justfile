@@ -33,6 +33,10 @@ test: build
 book:
     @just _mdbook serve book --open
 
+# Grade lab NUM: ours by default, or --server 'CMD' / --client 'CMD' / --crate PATH (see the book's chapter for instructors)
+grade NUM *ARGS: build
+    @target/debug/labkit grade "$@"
+
 # Measure speed against baselines run on this machine now (takes about a minute)
 bench:
     bash labs/02-loops/bench/run.sh

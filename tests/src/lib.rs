@@ -7,12 +7,14 @@
 //!   `just lab hello` all find the same one.
 //! - [`demo`]: the scripted run behind `just lab NN`.
 //! - [`contract`]: checks of the command-line contract, called by every lab's tests.
+//! - [`grade`]: the graded checks, run against any implementation of a lab.
 //! - [`book`]: checks that every `{{#include file:anchor}}` in the book points
 //!   at a file and anchor that exist, so the text cannot drift from the code.
 
 pub mod book;
 pub mod contract;
 pub mod demo;
+pub mod grade;
 pub mod labs;
 pub mod process;
 

@@ -51,7 +51,18 @@ impl Server {
 
     /// Like [`Server::start_command`], and also hands every stderr line to
     /// `tee` as it arrives (the demo prints them live).
-    pub fn start_command_with_tee(mut command: Command, tee: Tee) -> Result<Server, String> {
+    pub fn start_command_with_tee(command: Command, tee: Tee) -> Result<Server, String> {
+        Server::start_command_with(command, tee, STARTUP_TIMEOUT)
+    }
+
+    /// Starts `command`, tees its stderr lines, and waits at most
+    /// `startup_timeout` for its listening line (the grader is stricter than
+    /// the suite's own tests).
+    pub fn start_command_with(
+        mut command: Command,
+        tee: Tee,
+        startup_timeout: Duration,
+    ) -> Result<Server, String> {
         let program = command.get_program().to_string_lossy().into_owned();
         // Its own process group, so that stopping it also stops any process
         // it started (a student's server may be a script that runs another).
@@ -70,7 +81,7 @@ impl Server {
             stdout,
             stderr,
         };
-        match server.stdout.recv_timeout(STARTUP_TIMEOUT) {
+        match server.stdout.recv_timeout(startup_timeout) {
             Ok(line) => match parse_listening_line(&line) {
                 Some(addr) => server.addr = addr,
                 None => {
@@ -81,7 +92,7 @@ impl Server {
             },
             Err(RecvTimeoutError::Timeout) => {
                 return Err(format!(
-                    "{program} printed no listening line within {STARTUP_TIMEOUT:?}"
+                    "{program} printed no listening line within {startup_timeout:?}"
                 ));
             }
             Err(RecvTimeoutError::Disconnected) => {

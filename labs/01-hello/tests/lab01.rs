@@ -1,5 +1,6 @@
 //! Lab 01 over real sockets: the real binaries, port 0, no sleeps.
 
+use std::path::Path;
 use std::time::Duration;
 
 use labkit::{Server, client, contract, labs};
@@ -73,7 +74,7 @@ fn a_bad_host_is_one_clear_error() {
 /// what the book says it prints.
 #[test]
 fn the_demo_shows_both_sides_and_matches_the_book() {
-    let bin_dir = std::path::Path::new(SERVER).parent().unwrap();
+    let bin_dir = Path::new(SERVER).parent().unwrap();
     let lab = labs::find("01").unwrap();
     let transcript = labkit::demo::capture(&lab, bin_dir).unwrap().join("\n");
     assert!(
@@ -85,4 +86,10 @@ fn the_demo_shows_both_sides_and_matches_the_book() {
         "{transcript}"
     );
     labkit::demo::check_transcript(&lab, bin_dir).unwrap();
+}
+
+/// The graded rubric (`just grade 01`) gives our own programs full marks.
+#[test]
+fn the_reference_scores_full_marks_on_the_graded_rubric() {
+    labkit::grade::assert_reference_scores_full_marks("01", Path::new(SERVER).parent().unwrap());
 }

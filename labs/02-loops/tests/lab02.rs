@@ -295,3 +295,9 @@ fn the_crowd_does_round_trips_and_checks_every_reply() {
     let report = String::from_utf8(output.stdout).unwrap();
     assert!(report.contains("round trips: 400 in"), "{report}");
 }
+
+/// The graded rubric (`just grade 02`) gives our own programs full marks.
+#[test]
+fn the_reference_scores_full_marks_on_the_graded_rubric() {
+    labkit::grade::assert_reference_scores_full_marks("02", Path::new(SERVER).parent().unwrap());
+}

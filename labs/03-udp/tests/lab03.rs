@@ -147,3 +147,9 @@ fn the_demo_matches_the_book() {
     let bin_dir = Path::new(SERVER).parent().unwrap();
     labkit::demo::check_transcript(&labs::find("03").unwrap(), bin_dir).unwrap();
 }
+
+/// The graded rubric (`just grade 03`) gives our own programs full marks.
+#[test]
+fn the_reference_scores_full_marks_on_the_graded_rubric() {
+    labkit::grade::assert_reference_scores_full_marks("03", Path::new(SERVER).parent().unwrap());
+}

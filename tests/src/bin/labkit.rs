@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use labkit::grade::{self, Subject};
 use labkit::{book, demo, labs};
 use shared::Failure;
 
@@ -24,6 +25,8 @@ enum Action {
         /// The lab: 1, 01, or its name (hello)
         lab: String,
     },
+    /// Grades a lab's programs (ours by default) against the lab's rubric
+    Grade(GradeArgs),
     /// Captures each lab's demo output into book/src/transcripts/ for the book
     Transcripts,
     /// Prints the name of a lab's binary, such as lab01-server
@@ -41,6 +44,38 @@ enum Action {
     },
 }
 
+/// What `labkit grade` takes.
+#[derive(clap::Args)]
+struct GradeArgs {
+    /// The lab: 1, 01, or its name (hello)
+    lab: String,
+    /// The server to grade, as a command; the contract's options are appended
+    /// (e.g. 'python3 server.py')
+    #[arg(long, value_name = "COMMAND")]
+    server: Option<String>,
+    /// The client to grade, as a command (e.g. 'python3 client.py')
+    #[arg(long, value_name = "COMMAND")]
+    client: Option<String>,
+    /// A student's Rust crate to build with cargo and grade
+    #[arg(long = "crate", value_name = "PATH", conflicts_with_all = ["server", "client"])]
+    crate_path: Option<PathBuf>,
+    /// Run only this check
+    #[arg(long, value_name = "CHECK")]
+    only: Option<String>,
+    /// text for people, json for Gradescope's results.json
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Checks whose results students see only after the due date (json)
+    #[arg(long, value_name = "CHECK,...", value_delimiter = ',')]
+    hide: Vec<String>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     shared::run(|| match args.command {
@@ -54,6 +89,7 @@ fn main() -> ExitCode {
             });
             demo::run(&lab, &bin_dir, print).map_err(Failure::new)
         }
+        Action::Grade(grade_args) => grade(grade_args),
         Action::Transcripts => {
             let bin_dir = bin_dir()?;
             for lab in labs::all() {
@@ -93,4 +129,123 @@ fn bin_dir() -> Result<PathBuf, Failure> {
     let exe =
         std::env::current_exe().map_err(|err| Failure::io("find this program's folder", &err))?;
     Ok(exe.parent().unwrap_or(&exe).to_path_buf())
+}
+
+/// Grades a lab and prints the report; fails unless every check passed.
+fn grade(args: GradeArgs) -> Result<(), Failure> {
+    let lab = labs::find(&args.lab).map_err(Failure::new)?;
+    let reference = Subject::reference(&lab, &bin_dir()?);
+    if grade::rubrics::rubric(&lab).is_empty() {
+        return Err(
+            Failure::new(format!("lab {} has no rubric yet", lab.number))
+                .hint("the graded labs are listed in the book's chapter for instructors"),
+        );
+    }
+    let mut subject = Subject {
+        server: args
+            .server
+            .clone()
+            .unwrap_or_else(|| reference.server.clone()),
+        client: args
+            .client
+            .clone()
+            .unwrap_or_else(|| reference.client.clone()),
+    };
+    let mut build_note = None;
+    if let Some(path) = &args.crate_path {
+        let (built, seconds) = build_crate(&lab, path)?;
+        subject = built;
+        build_note = Some(format!(
+            "built {} in {seconds:.1} s (not counted in any check's time)",
+            path.display()
+        ));
+    }
+    if let Some(only) = &args.only {
+        if !grade::rubrics::rubric(&lab)
+            .iter()
+            .any(|check| check.id == only)
+        {
+            return Err(
+                Failure::new(format!("lab {} has no check '{only}'", lab.number))
+                    .hint("run without --only to see every check's name"),
+            );
+        }
+    }
+    let outcomes = grade::grade(&lab, &subject, &reference, args.only.as_deref());
+    let mut stdout = std::io::stdout().lock();
+    match args.format {
+        Format::Json => writeln!(
+            stdout,
+            "{}",
+            grade::report::gradescope(&outcomes, &args.hide)
+        )?,
+        Format::Text => {
+            if let Some(note) = &build_note {
+                writeln!(stdout, "{note}")?;
+            }
+            let reproduce = |id: &str| {
+                let mut words = format!("just grade {} --only {id}", lab.number);
+                if let Some(path) = &args.crate_path {
+                    words += &format!(" --crate {}", grade::shell_quote(&path.to_string_lossy()));
+                }
+                if let Some(server) = &args.server {
+                    words += &format!(" --server {}", grade::shell_quote(server));
+                }
+                if let Some(client) = &args.client {
+                    words += &format!(" --client {}", grade::shell_quote(client));
+                }
+                words
+            };
+            write!(
+                stdout,
+                "{}",
+                grade::report::text(&lab.number, &outcomes, &reproduce)
+            )?;
+        }
+    }
+    let (earned, possible) = grade::report::totals(&outcomes);
+    if earned == possible {
+        Ok(())
+    } else {
+        Err(Failure::new(format!("{earned} of {possible} points"))
+            .hint("each failed check above says what it expected and how to run it again"))
+    }
+}
+
+/// Builds a student's crate in release mode and returns its programs, with
+/// the build time.
+fn build_crate(lab: &labs::Lab, path: &std::path::Path) -> Result<(Subject, f64), Failure> {
+    let manifest = path.join("Cargo.toml");
+    if !manifest.is_file() {
+        return Err(
+            Failure::new(format!("{} has no Cargo.toml", path.display()))
+                .hint("--crate takes the folder of a Rust crate"),
+        );
+    }
+    let target = std::env::temp_dir().join(format!("labkit-grade-{}", std::process::id()));
+    eprintln!("building {} with cargo...", path.display());
+    let started = std::time::Instant::now();
+    let status = std::process::Command::new("cargo")
+        .args(["build", "--release", "--quiet", "--manifest-path"])
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(&target)
+        .status()
+        .map_err(|err| Failure::io("run cargo", &err))?;
+    let seconds = started.elapsed().as_secs_f64();
+    if !status.success() {
+        return Err(Failure::new(format!("{} does not build", path.display()))
+            .hint("cargo's errors are above; a crate that does not build scores 0"));
+    }
+    let bin_dir = target.join("release");
+    for role in ["server", "client"] {
+        if !bin_dir.join(lab.binary(role)).is_file() {
+            return Err(Failure::new(format!(
+                "the crate builds no binary named {}",
+                lab.binary(role)
+            ))
+            .hint("the binaries must be named as in the lab: labNN-server and labNN-client"));
+        }
+    }
+    Ok((Subject::reference(lab, &bin_dir), seconds))
 }

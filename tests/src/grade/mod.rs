@@ -1,0 +1,142 @@
+//! Grading any implementation of a lab, in any language: named checks with points.
+//!
+//! A check drives the student's programs only through the command-line
+//! contract (`--host`, `--port`, the `listening on` line) and the chapter's
+//! Protocol section, over real sockets. Server checks talk to the student's
+//! server with the grader's own sockets; client checks run the student's
+//! client against our reference server. Every step has a timeout, and every
+//! process a check starts is stopped when the check ends.
+//!
+//! - [`session`]: what a check can do (start a server, run a client, connect).
+//! - [`rubrics`]: the checks of each lab, with their points.
+//! - [`report`]: the text report and Gradescope's `results.json`.
+
+pub mod report;
+pub mod rubrics;
+pub mod session;
+
+use std::path::Path;
+use std::time::Instant;
+
+use crate::labs::Lab;
+pub use session::{Finding, Session};
+
+/// One named check: what it verifies, why it matters, and how many points.
+pub struct Check {
+    /// A short stable name, used with `--only` and `--hide`: `echo-capitals`.
+    pub id: &'static str,
+    /// Points for passing.
+    pub points: u32,
+    /// One sentence: what is checked and why it matters.
+    pub title: &'static str,
+    /// The check itself.
+    pub run: fn(&mut Session) -> Result<(), Finding>,
+}
+
+/// The programs being graded, as shell command prefixes; the contract's
+/// arguments (`--host`, `--port`, …) are appended.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    /// How to start the server, such as `python3 server.py`.
+    pub server: String,
+    /// How to start the client.
+    pub client: String,
+}
+
+impl Subject {
+    /// The reference binaries of `lab`, found in `bin_dir`.
+    pub fn reference(lab: &Lab, bin_dir: &Path) -> Subject {
+        let quoted = |role: &str| shell_quote(&bin_dir.join(lab.binary(role)).to_string_lossy());
+        Subject {
+            server: quoted("server"),
+            client: quoted("client"),
+        }
+    }
+}
+
+/// What happened to one check.
+pub struct Outcome {
+    /// The check's name.
+    pub id: &'static str,
+    /// Its sentence.
+    pub title: &'static str,
+    /// Points it is worth.
+    pub points: u32,
+    /// Why it failed, or `None` if it passed.
+    pub finding: Option<Finding>,
+    /// What the grader did and what the programs printed, prefixed by who.
+    pub transcript: Vec<String>,
+    /// How long the check took.
+    pub seconds: f64,
+}
+
+impl Outcome {
+    /// Whether the check passed.
+    pub fn passed(&self) -> bool {
+        self.finding.is_none()
+    }
+
+    /// Points earned.
+    pub fn score(&self) -> u32 {
+        if self.passed() { self.points } else { 0 }
+    }
+}
+
+/// Runs `lab`'s rubric (or only the check named `only`) against `subject`,
+/// using `reference` for the other side of each conversation.
+pub fn grade(
+    lab: &Lab,
+    subject: &Subject,
+    reference: &Subject,
+    only: Option<&str>,
+) -> Vec<Outcome> {
+    rubrics::rubric(lab)
+        .into_iter()
+        .filter(|check| only.is_none_or(|id| id == check.id))
+        .map(|check| {
+            let started = Instant::now();
+            let mut session = Session::new(subject.clone(), reference.clone());
+            let result = (check.run)(&mut session);
+            let transcript = session.finish();
+            Outcome {
+                id: check.id,
+                title: check.title,
+                points: check.points,
+                finding: result.err(),
+                transcript,
+                seconds: started.elapsed().as_secs_f64(),
+            }
+        })
+        .collect()
+}
+
+/// Grades our own programs for `lab` and fails with the report unless every
+/// check passes: the same checks, run as part of `cargo test`.
+pub fn assert_reference_scores_full_marks(lab_number: &str, bin_dir: &Path) {
+    let lab = crate::labs::find(lab_number).expect("the lab exists");
+    let reference = Subject::reference(&lab, bin_dir);
+    let outcomes = grade(&lab, &reference, &reference, None);
+    assert!(!outcomes.is_empty(), "lab {lab_number} has a rubric");
+    let (earned, possible) = report::totals(&outcomes);
+    assert_eq!(
+        earned,
+        possible,
+        "{}",
+        report::text(&lab.number, &outcomes, &|id: &str| format!(
+            "just grade {lab_number} --only {id}"
+        ))
+    );
+}
+
+/// Quotes `word` for `sh` when it needs it.
+pub fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,+@".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}

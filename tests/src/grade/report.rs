@@ -1,0 +1,111 @@
+//! The grade, for a person (text) and for Gradescope (`results.json`).
+
+use serde::Serialize;
+
+use super::Outcome;
+
+/// Total points earned and possible.
+pub fn totals(outcomes: &[Outcome]) -> (u32, u32) {
+    let earned = outcomes.iter().map(Outcome::score).sum();
+    let possible = outcomes.iter().map(|outcome| outcome.points).sum();
+    (earned, possible)
+}
+
+/// The report a student or instructor reads: every check with its points, and
+/// for each failure what was expected, what was seen, the programs' own
+/// output, and the command that runs that one check again.
+pub fn text(lab: &str, outcomes: &[Outcome], reproduce: &dyn Fn(&str) -> String) -> String {
+    let (earned, possible) = totals(outcomes);
+    let mut out = String::new();
+    for outcome in outcomes {
+        let mark = if outcome.passed() { "PASS" } else { "FAIL" };
+        out.push_str(&format!(
+            "{mark} {:>3}/{:<3} {:<24} {}\n",
+            outcome.score(),
+            outcome.points,
+            outcome.id,
+            outcome.title
+        ));
+        if let Some(finding) = &outcome.finding {
+            out.push_str(&format!("       expected:  {}\n", finding.expected));
+            out.push_str(&format!("       seen:      {}\n", finding.seen));
+            if let Some(diagnosis) = &finding.diagnosis {
+                out.push_str(&format!("       diagnosis: {diagnosis}\n"));
+            }
+            for line in outcome.transcript.iter().take(40) {
+                out.push_str(&format!("         {line}\n"));
+            }
+            if outcome.transcript.len() > 40 {
+                out.push_str(&format!(
+                    "         … {} more lines\n",
+                    outcome.transcript.len() - 40
+                ));
+            }
+            out.push_str(&format!("       reproduce: {}\n", reproduce(outcome.id)));
+        }
+    }
+    let percent = if possible == 0 {
+        100.0
+    } else {
+        100.0 * f64::from(earned) / f64::from(possible)
+    };
+    out.push_str(&format!(
+        "\nlab {lab}: {earned}/{possible} points ({percent:.0}%), {} of {} checks passed\n",
+        outcomes.iter().filter(|outcome| outcome.passed()).count(),
+        outcomes.len()
+    ));
+    out
+}
+
+/// Gradescope's autograder `results.json`.
+#[derive(Serialize)]
+struct Results<'a> {
+    score: u32,
+    max_score: u32,
+    tests: Vec<TestResult<'a>>,
+}
+
+#[derive(Serialize)]
+struct TestResult<'a> {
+    name: String,
+    score: u32,
+    max_score: u32,
+    output: String,
+    visibility: &'a str,
+}
+
+/// `results.json` for Gradescope; checks named in `hidden` are shown to
+/// students only after the due date.
+pub fn gradescope(outcomes: &[Outcome], hidden: &[String]) -> String {
+    let (earned, possible) = totals(outcomes);
+    let results = Results {
+        score: earned,
+        max_score: possible,
+        tests: outcomes
+            .iter()
+            .map(|outcome| TestResult {
+                name: format!("{}: {}", outcome.id, outcome.title),
+                score: outcome.score(),
+                max_score: outcome.points,
+                output: match &outcome.finding {
+                    None => "passed".to_string(),
+                    Some(finding) => {
+                        let mut lines = vec![
+                            format!("expected: {}", finding.expected),
+                            format!("seen: {}", finding.seen),
+                        ];
+                        lines.extend(finding.diagnosis.iter().map(|d| format!("diagnosis: {d}")));
+                        lines.extend(outcome.transcript.iter().take(40).cloned());
+                        lines.join("\n")
+                    }
+                },
+                visibility: if hidden.iter().any(|id| id == outcome.id) {
+                    "after_due_date"
+                } else {
+                    "visible"
+                },
+            })
+            .collect(),
+    };
+    serde_json::to_string_pretty(&results).unwrap_or_else(|err| format!("{{\"error\": \"{err}\"}}"))
+}

@@ -1,0 +1,401 @@
+//! What a check can do, each step bounded in time and written to a transcript.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::process::{Server, Tee};
+
+use super::Subject;
+
+/// How long a server may take to print its listening line.
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long the grader waits for a reply before it calls it missing.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a check failed: what it expected, what it saw, and, for the common
+/// cases, a diagnosis in plain words.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    /// What a correct program does.
+    pub expected: String,
+    /// What this one did.
+    pub seen: String,
+    /// The likely cause, when the grader can tell.
+    pub diagnosis: Option<String>,
+}
+
+impl Finding {
+    /// A finding without a diagnosis.
+    pub fn new(expected: impl Into<String>, seen: impl Into<String>) -> Finding {
+        Finding {
+            expected: expected.into(),
+            seen: seen.into(),
+            diagnosis: None,
+        }
+    }
+
+    /// Adds the likely cause.
+    pub fn diagnosis(mut self, diagnosis: impl Into<String>) -> Finding {
+        self.diagnosis = Some(diagnosis.into());
+        self
+    }
+}
+
+/// What a client run produced.
+#[derive(Debug)]
+pub struct ClientRun {
+    /// Whether it exited with status 0.
+    pub success: bool,
+    /// Its stdout.
+    pub stdout: String,
+    /// Its stderr.
+    pub stderr: String,
+}
+
+/// The state of one check: the programs it started and its transcript.
+pub struct Session {
+    subject: Subject,
+    reference: Subject,
+    transcript: Arc<Mutex<Vec<String>>>,
+    servers: Vec<Server>,
+}
+
+impl Session {
+    /// A fresh session for one check.
+    pub fn new(subject: Subject, reference: Subject) -> Session {
+        Session {
+            subject,
+            reference,
+            transcript: Arc::new(Mutex::new(Vec::new())),
+            servers: Vec::new(),
+        }
+    }
+
+    /// Adds a `[grader] …` line to the transcript.
+    pub fn note(&self, line: impl AsRef<str>) {
+        self.push(format!("[grader] {}", line.as_ref()));
+    }
+
+    fn push(&self, line: String) {
+        if let Ok(mut transcript) = self.transcript.lock() {
+            transcript.push(line);
+        }
+    }
+
+    /// Stops every program the check started and returns the transcript.
+    pub fn finish(mut self) -> Vec<String> {
+        let servers = std::mem::take(&mut self.servers);
+        for mut server in servers {
+            // A server that ended by itself explains many failures at once.
+            if let Some(status) = server.wait_exit(Duration::ZERO) {
+                self.note(format!("the server had exited by itself ({status})"));
+            }
+            server.stop();
+        }
+        self.transcript
+            .lock()
+            .map(|lines| lines.clone())
+            .unwrap_or_default()
+    }
+
+    /// Starts the student's server with `args` and `--port 0`, and returns
+    /// the address from its listening line.
+    pub fn start_server(&mut self, args: &[&str]) -> Result<SocketAddr, Finding> {
+        let command = self.subject.server.clone();
+        self.start(&command, args, "server")
+    }
+
+    /// Starts our reference server, for checks of the student's client.
+    pub fn start_reference_server(&mut self, args: &[&str]) -> Result<SocketAddr, Finding> {
+        let command = self.reference.server.clone();
+        self.start(&command, args, "reference server")
+    }
+
+    fn start(&mut self, command: &str, args: &[&str], who: &str) -> Result<SocketAddr, Finding> {
+        let mut full: Vec<&str> = args.to_vec();
+        full.extend(["--port", "0"]);
+        self.note(format!("starting: {}", shown(command, &full)));
+        let transcript = Arc::clone(&self.transcript);
+        let label = format!("[{who}] ");
+        let tee: Tee = Arc::new(move |line: &str| {
+            if let Ok(mut lines) = transcript.lock() {
+                lines.push(format!("{label}{line}"));
+            }
+        });
+        match Server::start_command_with(shell(command, &full), tee, STARTUP_TIMEOUT) {
+            Ok(server) => {
+                let addr = server.addr();
+                self.note(format!("{who} is listening on {addr}"));
+                self.servers.push(server);
+                Ok(addr)
+            }
+            Err(problem) => Err(Finding::new(
+                format!("the {who} prints `listening on IP:PORT` within {STARTUP_TIMEOUT:?}"),
+                problem.clone(),
+            )
+            .diagnosis(if problem.contains("exited") {
+                format!("the {who} exited before it printed its listening line")
+            } else if problem.contains("first stdout line") {
+                "the first line on stdout must be exactly `listening on IP:PORT` (log to stderr)"
+                    .to_string()
+            } else {
+                "no listening line: is it printed, and flushed? (stdout to a pipe is buffered)"
+                    .to_string()
+            })),
+        }
+    }
+
+    /// Runs the student's client with `--host`/`--port` of `server` and `args`,
+    /// feeding it `stdin`, for at most `timeout`.
+    pub fn run_client(
+        &self,
+        server: SocketAddr,
+        args: &[&str],
+        stdin: &str,
+        timeout: Duration,
+    ) -> Result<ClientRun, Finding> {
+        let host = server.ip().to_string();
+        let port = server.port().to_string();
+        let mut full = vec!["--host", host.as_str(), "--port", port.as_str()];
+        full.extend_from_slice(args);
+        self.run_client_with(&full, stdin, timeout)
+    }
+
+    /// Runs the student's client with exactly `args`.
+    pub fn run_client_with(
+        &self,
+        args: &[&str],
+        stdin: &str,
+        timeout: Duration,
+    ) -> Result<ClientRun, Finding> {
+        let command = self.subject.client.clone();
+        self.run_once(&command, args, stdin, timeout, "client")
+    }
+
+    /// Runs the student's server with exactly `args`, expecting it to exit
+    /// by itself (a server that cannot bind, say).
+    pub fn run_server_once(&self, args: &[&str], timeout: Duration) -> Result<ClientRun, Finding> {
+        let command = self.subject.server.clone();
+        self.run_once(&command, args, "", timeout, "second server")
+    }
+
+    fn run_once(
+        &self,
+        program: &str,
+        args: &[&str],
+        stdin: &str,
+        timeout: Duration,
+        who: &str,
+    ) -> Result<ClientRun, Finding> {
+        self.note(format!("running: {}", shown(program, args)));
+        let mut command = shell(program, args);
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let output = assert_cmd::Command::from_std(command)
+            .write_stdin(stdin.as_bytes().to_vec())
+            .timeout(timeout)
+            .output()
+            .map_err(|err| {
+                Finding::new(
+                    format!("the {who} runs"),
+                    format!("it could not start: {err}"),
+                )
+            })?;
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        for line in stdout.lines().take(200) {
+            self.push(format!("[{who}] {line}"));
+        }
+        for line in stderr.lines().take(200) {
+            self.push(format!("[{who} stderr] {line}"));
+        }
+        // assert_cmd kills a client that runs past its timeout; it then has
+        // no exit code.
+        if output.status.code().is_none() {
+            return Err(Finding::new(
+                format!("the {who} finishes within {timeout:?}"),
+                "it was still running and was stopped",
+            )
+            .diagnosis(format!(
+                "the {who} did not finish within {} s: is it waiting for something that never comes?",
+                timeout.as_secs_f64()
+            )));
+        }
+        Ok(ClientRun {
+            success: output.status.success(),
+            stdout,
+            stderr,
+        })
+    }
+
+    /// A TCP connection of the grader's own, with timeouts on every read.
+    pub fn connect(&self, server: SocketAddr) -> Result<TcpStream, Finding> {
+        let stream = TcpStream::connect_timeout(&server, REPLY_TIMEOUT).map_err(|err| {
+            Finding::new(
+                format!("the server accepts a connection on {server}"),
+                err.to_string(),
+            )
+        })?;
+        stream
+            .set_read_timeout(Some(REPLY_TIMEOUT))
+            .and_then(|()| stream.set_write_timeout(Some(REPLY_TIMEOUT)))
+            .map_err(|err| Finding::new("timeouts can be set", err.to_string()))?;
+        Ok(stream)
+    }
+
+    /// Sends `message` on `stream` and reads exactly `expected.len()` bytes,
+    /// comparing them with `expected`.
+    pub fn exchange(
+        &self,
+        stream: &mut TcpStream,
+        message: &[u8],
+        expected: &[u8],
+    ) -> Result<(), Finding> {
+        self.note(format!(
+            "sending {} bytes: {:?}",
+            message.len(),
+            preview(message)
+        ));
+        stream
+            .write_all(message)
+            .map_err(|err| Finding::new("the message can be sent", err.to_string()))?;
+        let reply = read_exactly(stream, expected.len()).map_err(|seen| {
+            Finding::new(
+                format!("the reply {:?}", preview(expected)),
+                seen.describe(),
+            )
+            .diagnosis(seen.diagnosis())
+        })?;
+        if reply != expected {
+            return Err(Finding::new(
+                format!("the reply {:?}", preview(expected)),
+                format!("{:?}", preview(&reply)),
+            ));
+        }
+        self.note(format!("got the expected reply {:?}", preview(expected)));
+        Ok(())
+    }
+
+    /// A UDP socket of the grader's own, with a receive timeout.
+    pub fn udp_socket(&self) -> Result<UdpSocket, Finding> {
+        let socket = UdpSocket::bind("127.0.0.1:0")
+            .map_err(|err| Finding::new("a UDP socket", err.to_string()))?;
+        socket
+            .set_read_timeout(Some(REPLY_TIMEOUT))
+            .map_err(|err| Finding::new("a receive timeout", err.to_string()))?;
+        Ok(socket)
+    }
+}
+
+/// How a read of an expected reply fell short (`received` of `wanted` bytes).
+#[allow(missing_docs, reason = "the fields are named for what they count")]
+pub enum ShortRead {
+    /// Nothing, or not all, arrived in time.
+    Timeout { received: usize, wanted: usize },
+    /// The peer closed the connection early.
+    Closed { received: usize, wanted: usize },
+    /// The connection failed.
+    Failed(io::Error),
+}
+
+impl ShortRead {
+    fn describe(&self) -> String {
+        match self {
+            ShortRead::Timeout { received, wanted } => {
+                format!("{received} of {wanted} bytes within {REPLY_TIMEOUT:?}")
+            }
+            ShortRead::Closed { received, wanted } => {
+                format!("the connection closed after {received} of {wanted} bytes")
+            }
+            ShortRead::Failed(err) => format!("the connection failed: {err}"),
+        }
+    }
+
+    fn diagnosis(&self) -> String {
+        match self {
+            ShortRead::Timeout { received: 0, .. } => {
+                format!("no reply within {} s", REPLY_TIMEOUT.as_secs())
+            }
+            ShortRead::Timeout { received, .. } => format!(
+                "the reply was cut after {received} bytes (is one read treated as the whole message?)"
+            ),
+            ShortRead::Closed { received: 0, .. } => {
+                "the server closed the connection without replying".to_string()
+            }
+            ShortRead::Closed { received, .. } => {
+                format!(
+                    "the reply was cut after {received} bytes, then the server closed the connection"
+                )
+            }
+            ShortRead::Failed(err) if err.kind() == io::ErrorKind::ConnectionReset => {
+                "the server reset the connection (did it crash, or close with unread data?)"
+                    .to_string()
+            }
+            ShortRead::Failed(_) => "the connection broke".to_string(),
+        }
+    }
+}
+
+/// Reads exactly `wanted` bytes, or says how it fell short.
+pub fn read_exactly(stream: &mut TcpStream, wanted: usize) -> Result<Vec<u8>, ShortRead> {
+    let mut reply = vec![0; wanted];
+    let mut received = 0;
+    let deadline = Instant::now() + REPLY_TIMEOUT;
+    while received < wanted {
+        match stream.read(&mut reply[received..]) {
+            Ok(0) => return Err(ShortRead::Closed { received, wanted }),
+            Ok(n) => received += n,
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(ShortRead::Timeout { received, wanted });
+            }
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(ShortRead::Failed(err)),
+        }
+        if Instant::now() > deadline {
+            return Err(ShortRead::Timeout { received, wanted });
+        }
+    }
+    Ok(reply)
+}
+
+/// `sh -c 'exec COMMAND "$@"' sh ARGS…`: the student's command line, with our
+/// arguments appended and quoted safely.
+fn shell(command: &str, args: &[&str]) -> Command {
+    let mut shell = Command::new("sh");
+    shell
+        .arg("-c")
+        .arg(format!("exec {command} \"$@\""))
+        .arg("sh")
+        .args(args)
+        .stdin(Stdio::piped());
+    shell
+}
+
+/// The command line as a person would type it.
+fn shown(command: &str, args: &[&str]) -> String {
+    let mut words = vec![command.to_string()];
+    words.extend(args.iter().map(|arg| super::shell_quote(arg)));
+    words.join(" ")
+}
+
+/// Text for a transcript: the bytes as text, shortened when long.
+pub fn preview(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    if text.chars().count() > 60 {
+        format!(
+            "{}… ({} bytes)",
+            text.chars().take(60).collect::<String>(),
+            bytes.len()
+        )
+    } else {
+        text.into_owned()
+    }
+}
