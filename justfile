@@ -37,6 +37,10 @@ book:
 grade NUM *ARGS: build
     @target/debug/labkit grade "$@"
 
+# Relay to a server and re-cut the byte stream, e.g. just proxy --to 127.0.0.1:8005 --cut bytes
+proxy *ARGS: build
+    @target/debug/labkit proxy "$@"
+
 # Measure speed against baselines run on this machine now (takes about a minute)
 bench:
     bash labs/02-loops/bench/run.sh

@@ -8,6 +8,7 @@
 //! - [`demo`]: the scripted run behind `just lab NN`.
 //! - [`contract`]: checks of the command-line contract, called by every lab's tests.
 //! - [`grade`]: the graded checks, run against any implementation of a lab.
+//! - [`proxy`]: a TCP proxy that re-cuts the byte stream, so framing bugs show.
 //! - [`book`]: checks that every `{{#include file:anchor}}` in the book points
 //!   at a file and anchor that exist, so the text cannot drift from the code.
 
@@ -17,5 +18,6 @@ pub mod demo;
 pub mod grade;
 pub mod labs;
 pub mod process;
+pub mod proxy;
 
 pub use process::{Server, client, reset};

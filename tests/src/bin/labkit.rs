@@ -25,6 +25,8 @@ enum Action {
         /// The lab: 1, 01, or its name (hello)
         lab: String,
     },
+    /// Relays TCP connections to a server, re-cutting the byte stream so framing bugs show
+    Proxy(ProxyArgs),
     /// Grades a lab's programs (ours by default) against the lab's rubric
     Grade(GradeArgs),
     /// Captures each lab's demo output into book/src/transcripts/ for the book
@@ -42,6 +44,29 @@ enum Action {
         #[arg(default_value = "book/src")]
         src: PathBuf,
     },
+}
+
+/// What `labkit proxy` takes.
+#[derive(clap::Args)]
+struct ProxyArgs {
+    /// The server to relay to, as HOST:PORT
+    #[arg(long, value_name = "HOST:PORT")]
+    to: String,
+    #[command(flatten)]
+    endpoint: shared::Endpoint<9000>,
+    /// How to cut the stream: every byte alone, random pieces, or merged writes
+    #[arg(long, value_enum, default_value = "random")]
+    cut: labkit::proxy::Cut,
+    /// Largest piece for --cut random
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..))]
+    max_chunk: u32,
+    /// Milliseconds to pause after each piece (bytes, random), or to gather
+    /// writes before sending them as one (merge)
+    #[arg(long, default_value_t = 1)]
+    delay_ms: u64,
+    /// Seed of the random cuts; the same seed gives the same cuts
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 /// What `labkit grade` takes.
@@ -90,6 +115,7 @@ fn main() -> ExitCode {
             demo::run(&lab, &bin_dir, print).map_err(Failure::new)
         }
         Action::Grade(grade_args) => grade(grade_args),
+        Action::Proxy(proxy_args) => proxy(proxy_args),
         Action::Transcripts => {
             let bin_dir = bin_dir()?;
             for lab in labs::all() {
@@ -248,4 +274,36 @@ fn build_crate(lab: &labs::Lab, path: &std::path::Path) -> Result<(Subject, f64)
         }
     }
     Ok((Subject::reference(lab, &bin_dir), seconds))
+}
+
+/// Runs the re-cutting proxy until stopped.
+fn proxy(args: ProxyArgs) -> Result<(), Failure> {
+    use std::net::ToSocketAddrs;
+    let target = args
+        .to
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| {
+            Failure::new(format!("bad address '{}'", args.to))
+                .hint("give the server as HOST:PORT, such as 127.0.0.1:8005")
+        })?;
+    let listener = shared::net::listen(&args.endpoint)?;
+    let local = listener
+        .local_addr()
+        .map_err(|err| Failure::io("read the bound address", &err))?;
+    shared::net::announce(local)?;
+    eprintln!(
+        "relaying every connection to {target}, cutting the stream: {:?} (connect your client to port {})",
+        args.cut,
+        local.port()
+    );
+    let recut = labkit::proxy::Recut {
+        cut: args.cut,
+        max_chunk: args.max_chunk as usize,
+        delay: std::time::Duration::from_millis(args.delay_ms),
+        seed: args.seed,
+    };
+    labkit::proxy::serve(&listener, target, recut);
+    Ok(())
 }
