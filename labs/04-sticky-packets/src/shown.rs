@@ -3,27 +3,42 @@
 /// The most bytes of a write or a read that a log line shows.
 ///
 /// A 10 000-byte message printed whole would bury every line around it. The
-/// length says how big it is; the first bytes say which message it came from.
+/// length says how big it is; its first and last bytes say which messages
+/// it began and ended in.
 pub const PREVIEW_BYTES: usize = 32;
 
-/// `5 bytes |hello|`, or `10000 bytes |aaaa…|` when there are more bytes than
-/// the preview shows.
+/// `5 bytes |hello|`, or `2000 bytes |aaaaaaaaaaaaaaaa…bbbbbbbbbbbbbbbb|`
+/// (the first and the last 16 bytes) when there are more bytes than the
+/// preview shows.
 ///
 /// The bars mark exactly where the bytes of one write (or one read) begin and
 /// end: the boundaries this lab is about. Control characters such as a
 /// newline are escaped, so that one write or read stays on one log line.
 pub fn shown(bytes: &[u8]) -> String {
-    let preview_len = bytes.len().min(PREVIEW_BYTES);
-    let mut preview = String::new();
-    for c in String::from_utf8_lossy(&bytes[..preview_len]).chars() {
+    let preview = if bytes.len() <= PREVIEW_BYTES {
+        printable(bytes)
+    } else {
+        let half = PREVIEW_BYTES / 2;
+        format!(
+            "{}…{}",
+            printable(&bytes[..half]),
+            printable(&bytes[bytes.len() - half..])
+        )
+    };
+    format!("{} |{preview}|", count(bytes.len() as u64, "byte"))
+}
+
+/// Bytes as text for a log line, with control characters escaped.
+fn printable(bytes: &[u8]) -> String {
+    let mut text = String::new();
+    for c in String::from_utf8_lossy(bytes).chars() {
         if c.is_control() {
-            preview.extend(c.escape_default());
+            text.extend(c.escape_default());
         } else {
-            preview.push(c);
+            text.push(c);
         }
     }
-    let more = if bytes.len() > preview_len { "…" } else { "" };
-    format!("{} |{preview}{more}|", count(bytes.len() as u64, "byte"))
+    text
 }
 
 /// `1 read`, `5 reads`: a number with its noun, singular or plural.
@@ -47,9 +62,11 @@ mod tests {
 
     #[test]
     fn long_bytes_are_cut_and_newlines_escaped() {
+        let mut two_messages = vec![b'a'; 700];
+        two_messages.extend([b'b'; 300]);
         assert_eq!(
-            shown(&[b'a'; 10_000]),
-            format!("10000 bytes |{}…|", "a".repeat(PREVIEW_BYTES))
+            shown(&two_messages),
+            "1000 bytes |aaaaaaaaaaaaaaaa…bbbbbbbbbbbbbbbb|"
         );
         assert_eq!(shown(b"one\ntwo\n"), "8 bytes |one\\ntwo\\n|");
     }

@@ -90,12 +90,12 @@ fn one_large_write_is_cut_into_10_reads_on_every_one_of_20_runs() {
     )
     .unwrap();
     let expected = format!(
-        "write 1: 10000 bytes |{a}…|
+        "write 1: 10000 bytes |{a}…{a}|
 sent 1 message (10000 bytes) in 1 write, then shut down our sending side: no more data
 the server read 10000 bytes in 10 reads, and took each read for one message
 verdict: 1 message sent, 10 reads: it was cut into pieces
 {THE_FIX}",
-        a = "a".repeat(32)
+        a = "a".repeat(16)
     );
     for _ in 0..RUNS {
         client(CLIENT, &server)
@@ -109,6 +109,36 @@ verdict: 1 message sent, 10 reads: it was cut into pieces
     assert_eq!(count(": message 9: 1024 bytes |"), RUNS, "{log:#?}");
     assert_eq!(count(": message 10: 784 bytes |"), RUNS, "{log:#?}");
     assert_eq!(count(": message 11:"), 0, "{log:#?}");
+}
+
+/// As many reads as messages does not mean one read per message: three writes
+/// of 700 bytes, read 1000 bytes at a time, give three reads, none of which is
+/// a message.
+#[test]
+fn equal_counts_do_not_mean_that_the_boundaries_matched() {
+    let server = Server::start(
+        SERVER,
+        ["--read-delay", READ_DELAY, "--read-buffer", "1000"],
+    )
+    .unwrap();
+    let output = client(CLIENT, &server)
+        .args(["--count", "3", "--size", "700"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("verdict: 3 messages sent, 3 reads: as many reads as messages"),
+        "{stdout}"
+    );
+    let log = server.stop().join("\n");
+    for read in [
+        ": message 1: 1000 bytes |aaaaaaaaaaaaaaaa…bbbbbbbbbbbbbbbb|",
+        ": message 2: 1000 bytes |bbbbbbbbbbbbbbbb…cccccccccccccccc|",
+        ": message 3: 100 bytes |cccccccccccccccc…cccccccccccccccc|",
+    ] {
+        assert!(log.contains(read), "{read} in {log}");
+    }
 }
 
 /// The report is one line, `reads=R bytes=B\n`, sent after the client closes
