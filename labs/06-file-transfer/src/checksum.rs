@@ -8,9 +8,6 @@
 
 use sha2::{Digest, Sha256};
 
-/// How many hexadecimal digits a SHA-256 digest has (32 bytes, 2 digits each).
-pub const SHA256_HEX_LEN: usize = 64;
-
 /// A SHA-256 digest in progress.
 ///
 /// Why SHA-256 and not the tutorials' MD5: anyone can make two different
@@ -54,16 +51,6 @@ pub fn to_hex(bytes: &[u8]) -> String {
     hex
 }
 
-/// Whether `text` looks like a digest this protocol sends: exactly 64
-/// lowercase hex digits. Checked before comparing, so that a malformed
-/// trailer is reported as malformed rather than as a mismatch.
-pub fn is_sha256_hex(text: &str) -> bool {
-    text.len() == SHA256_HEX_LEN
-        && text
-            .bytes()
-            .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,13 +88,5 @@ mod tests {
     fn hex_has_two_lowercase_digits_per_byte() {
         assert_eq!(to_hex(&[0x00, 0x0f, 0xa0, 0xff]), "000fa0ff");
         assert_eq!(to_hex(&[]), "");
-    }
-
-    #[test]
-    fn only_64_lowercase_hex_digits_are_a_digest() {
-        assert!(is_sha256_hex(&"a1".repeat(32)));
-        assert!(!is_sha256_hex(&"A1".repeat(32)));
-        assert!(!is_sha256_hex(&"a1".repeat(31)));
-        assert!(!is_sha256_hex(&format!("{}zz", "a1".repeat(31))));
     }
 }

@@ -30,11 +30,15 @@
 //! transfer that breaks off starts again from zero (no resuming).
 
 pub mod checksum;
+pub mod client;
 pub mod folder;
 pub mod names;
 pub mod partial;
 pub mod progress;
+pub mod protocol;
+pub mod server;
 pub mod size;
+pub mod slots;
 
 /// Each lab has its own default port, so two labs can run side by side.
 pub const DEFAULT_PORT: u16 = 8006;

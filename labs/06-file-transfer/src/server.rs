@@ -1,0 +1,329 @@
+//! The server side: lab 05's loops and threads, with four commands on one
+//! shared folder.
+
+use std::io::{self, BufWriter, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::thread;
+use std::time::Duration;
+
+use lab05_framed_header::frame::{self, FrameError};
+use shared::failure::describe;
+
+use crate::folder::Folder;
+use crate::partial::PartialFile;
+use crate::protocol::{self, CHUNK_SIZE, Content, Received, Reply, Request};
+use crate::size::format_size;
+use crate::slots::ClientSlots;
+
+/// How the server treats its clients.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The folder whose files are shared; nothing outside it is ever read
+    /// or written.
+    pub folder: Folder,
+    /// The largest file a client may put.
+    pub max_size: u64,
+    /// A client that makes no progress for this long (sends nothing between
+    /// commands or in the middle of a file, reads nothing of a reply) is
+    /// disconnected, so a peer that went silent cannot hold a thread forever.
+    pub idle_timeout: Duration,
+    /// How many clients are served at once; more wait to be accepted.
+    pub max_clients: usize,
+    /// Log each command (off for benchmarks).
+    pub log_commands: bool,
+}
+
+/// How a session ended without an error.
+enum Ending {
+    /// The client sent `close`, after this many other commands.
+    Closed(u64),
+    /// The client closed the connection between two commands.
+    Left(u64),
+}
+
+/// Serves many clients at once, a thread each, at most `max_clients` at a time.
+pub fn serve_concurrently(listener: &TcpListener, settings: &Settings) {
+    let slots = ClientSlots::new(settings.max_clients);
+    loop {
+        // Wait for a free place *before* accepting: while the server is full,
+        // new clients queue in the kernel (the listen backlog), not in ours.
+        let slot = slots.take();
+        let (connection, client) = match listener.accept() {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                eprintln!("could not accept a connection: {}", describe(&err));
+                continue;
+            }
+        };
+        let settings = settings.clone();
+        let spawned = thread::Builder::new()
+            .name(format!("client {client}"))
+            .spawn(move || {
+                // The slot moves into the thread and is dropped when the
+                // thread ends, however it ends: the place is given back.
+                let _slot = slot;
+                serve_client(connection, client, &settings);
+            });
+        if let Err(err) = spawned {
+            eprintln!("{client}: could not start a thread: {}", describe(&err));
+        }
+    }
+}
+
+/// Talks to one client until it leaves, and says how it left.
+///
+/// Nothing that one client does (closing, resetting, going silent, dying in
+/// the middle of a file, sending frames that are cut short or not JSON) can
+/// stop the server: every error ends this client's session only, and a file
+/// it was sending is dropped, never kept half-written.
+pub fn serve_client(connection: TcpStream, client: SocketAddr, settings: &Settings) {
+    eprintln!("{client}: connected");
+    // ANCHOR: how_it_ended
+    match session(&connection, client, settings) {
+        Ok(Ending::Closed(count)) => {
+            eprintln!("{client}: closed the session after {count} command(s)");
+        }
+        Ok(Ending::Left(count)) => {
+            eprintln!("{client}: closed the connection after {count} command(s)");
+        }
+        Err(FrameError::Io(err)) if err.kind() == io::ErrorKind::ConnectionReset => {
+            eprintln!("{client}: reset the connection (it went away without closing)");
+        }
+        Err(FrameError::Io(err)) if is_timeout(&err) => eprintln!(
+            "{client}: idle for {} s, closing the connection",
+            settings.idle_timeout.as_secs_f64()
+        ),
+        Err(FrameError::Io(err)) => {
+            eprintln!("{client}: {}; closing the connection", describe(&err));
+        }
+        Err(cut @ FrameError::Truncated { .. }) => eprintln!("{client}: {cut}"),
+        // A frame we could not accept. After it we no longer know where the
+        // next frame starts, so the session is over; but the peer deserves
+        // to know why, so we try to tell it.
+        Err(bad_frame) => {
+            let reply = Reply::error(
+                bad_frame.to_string(),
+                "the server speaks lab 06's protocol; see the chapter's Protocol section",
+            );
+            let told = frame::write_frame(&mut &connection, &reply, b"");
+            let outcome = match told {
+                Ok(()) => "sent an error reply",
+                Err(_) => "could not send an error reply",
+            };
+            eprintln!("{client}: bad frame: {bad_frame}; {outcome} and closed the connection");
+        }
+    }
+    // ANCHOR_END: how_it_ended
+}
+
+/// The communication loop: one request frame after another, each answered,
+/// until the client sends `close` or closes the connection between commands.
+fn session(
+    connection: &TcpStream,
+    client: SocketAddr,
+    settings: &Settings,
+) -> Result<Ending, FrameError> {
+    // Without these, `read` and `write` could wait forever on a silent peer.
+    connection.set_read_timeout(Some(settings.idle_timeout))?;
+    connection.set_write_timeout(Some(settings.idle_timeout))?;
+    // Reading and writing go through two handles on the same socket. The
+    // writer is buffered so that a small reply (header, body, trailer) leaves
+    // in one segment; it is flushed after every command, before we wait for
+    // the next one.
+    let mut input = connection;
+    let mut output = BufWriter::with_capacity(CHUNK_SIZE, connection);
+    let mut commands = 0;
+    // ANCHOR: communication_loop
+    loop {
+        let Some(request) = frame::read_header::<Request>(&mut input)? else {
+            return Ok(Ending::Left(commands));
+        };
+        if request.body_size != 0 {
+            // We could not even skip it safely without trusting its size.
+            return Err(FrameError::BadHeader(
+                "a request has no body: its body_size must be 0".to_string(),
+            ));
+        }
+        let done = match request.command.as_str() {
+            "dir" => dir(&mut output, settings)?,
+            "get" => get(&mut output, &request, settings)?,
+            "put" => put(&mut input, &mut output, &request, settings)?,
+            "close" => {
+                frame::write_frame(&mut output, &Reply::ok(0), b"")?;
+                output.flush()?;
+                return Ok(Ending::Closed(commands));
+            }
+            unknown => refuse(
+                &mut output,
+                "request",
+                format!("unknown command {unknown:?}"),
+                "the commands are dir, get, put and close",
+            )?,
+        };
+        // Everything of this reply leaves now, before we wait for the next
+        // request; a byte left in our buffer is a byte the client waits for.
+        output.flush()?;
+        commands += 1;
+        if settings.log_commands {
+            eprintln!("{client}: {done}");
+        }
+    }
+    // ANCHOR_END: communication_loop
+}
+
+/// Sends an error reply; the session goes on. Returns the line to log.
+fn refuse(
+    output: &mut impl Write,
+    command: &str,
+    error: String,
+    hint: &str,
+) -> Result<String, FrameError> {
+    frame::write_frame(output, &Reply::error(error.clone(), hint), b"")?;
+    Ok(format!("{command}: refused: {error}"))
+}
+
+/// `dir`: the listing as a JSON array of `{"name", "size"}` in the body.
+fn dir(output: &mut impl Write, settings: &Settings) -> Result<String, FrameError> {
+    let entries = match settings.folder.list() {
+        Ok(entries) => entries,
+        Err(err) => {
+            return refuse(
+                output,
+                "dir",
+                format!("could not list the shared folder: {}", describe(&err)),
+                "look at the server's log",
+            );
+        }
+    };
+    let listing = serde_json::to_vec(&entries)
+        .map_err(|err| FrameError::BadHeader(format!("could not encode the listing: {err}")))?;
+    frame::write_frame(output, &Reply::ok(listing.len() as u64), &listing)?;
+    Ok(format!("dir: listed {} file(s)", entries.len()))
+}
+
+/// `get NAME`: the file as the body, then its SHA-256 in the trailer.
+fn get(
+    output: &mut impl Write,
+    request: &Request,
+    settings: &Settings,
+) -> Result<String, FrameError> {
+    let Some(name) = &request.name else {
+        return refuse(
+            output,
+            "get",
+            "get needs a file name".to_string(),
+            "send get with a name",
+        );
+    };
+    // ANCHOR: get
+    let (mut file, size) = match settings.folder.open_to_send(name) {
+        Ok(opened) => opened,
+        Err(refusal) => {
+            let hint = refusal.hint();
+            return refuse(output, "get", refusal.to_string(), hint);
+        }
+    };
+    frame::write_header(output, &Reply::ok(size))?;
+    let sha256 = protocol::send_file(output, &mut file, size, &mut |_| {})?;
+    // ANCHOR_END: get
+    Ok(format!(
+        "get {name:?}: sent {size} bytes (SHA-256 {})",
+        &sha256[..16]
+    ))
+}
+
+/// `put NAME`: check, say `ready`, receive the file, verify it, store it.
+fn put(
+    input: &mut impl Read,
+    output: &mut impl Write,
+    request: &Request,
+    settings: &Settings,
+) -> Result<String, FrameError> {
+    let (Some(name), Some(size)) = (&request.name, request.size) else {
+        return refuse(
+            output,
+            "put",
+            "put needs a file name and a size".to_string(),
+            "send put with name and size",
+        );
+    };
+    // ANCHOR: put_checks
+    // Everything that can be refused is refused BEFORE the client sends a
+    // single byte of the file: that is what the `ready` step is for.
+    if size > settings.max_size {
+        return refuse(
+            output,
+            "put",
+            format!(
+                "{name:?} has {}, more than the {} this server accepts",
+                format_size(size),
+                format_size(settings.max_size)
+            ),
+            "the server's owner can raise --max-size",
+        );
+    }
+    if let Err(refusal) = settings.folder.check_writable(name) {
+        let hint = refusal.hint();
+        return refuse(output, "put", refusal.to_string(), hint);
+    }
+    let partial = match PartialFile::create(settings.folder.path(), name) {
+        Ok(partial) => partial,
+        Err(err) => {
+            return refuse(
+                output,
+                "put",
+                format!("the server could not create {name:?}: {}", describe(&err)),
+                "look at the server's log",
+            );
+        }
+    };
+    frame::write_frame(output, &Reply::ready(), b"")?;
+    output.flush()?;
+    // ANCHOR_END: put_checks
+    // ANCHOR: put_receive
+    let content = frame::read_header::<Content>(input)?.ok_or(FrameError::Truncated {
+        part: "file frame",
+        expected: 1,
+        received: 0,
+    })?;
+    if content.body_size != size {
+        return Err(FrameError::BadHeader(format!(
+            "put announced {size} bytes but the file's frame has {}",
+            content.body_size
+        )));
+    }
+    let line = match protocol::receive_file(input, size, partial, &mut |_| {})? {
+        Received::Stored(sha256) => {
+            frame::write_frame(output, &Reply::stored(sha256.clone()), b"")?;
+            format!(
+                "put {name:?}: stored {size} bytes (SHA-256 {}, verified)",
+                &sha256[..16]
+            )
+        }
+        Received::Damaged { expected, actual } => refuse(
+            output,
+            "put",
+            format!(
+                "{name:?} arrived damaged: its SHA-256 is {actual} but the sender announced \
+                 {expected}; nothing was stored"
+            ),
+            "send it again",
+        )?,
+        Received::DiskFailed(err) => refuse(
+            output,
+            "put",
+            format!("the server could not store {name:?}: {}", describe(&err)),
+            "the server's disk may be full; tell its owner",
+        )?,
+    };
+    // ANCHOR_END: put_receive
+    Ok(line)
+}
+
+/// A read timeout shows up as `WouldBlock` on Unix and `TimedOut` on Windows.
+fn is_timeout(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
