@@ -9,13 +9,16 @@
 //!
 //! - [`session`]: what a check can do (start a server, run a client, connect).
 //! - [`rubrics`]: the checks of each lab, with their points.
+//! - [`fixtures`]: broken programs that prove each check catches its bug.
 //! - [`report`]: the text report and Gradescope's `results.json`.
 
+pub mod fixtures;
 pub mod report;
 pub mod rubrics;
 pub mod session;
 
 use std::path::Path;
+use std::thread;
 use std::time::Instant;
 
 use crate::labs::Lab;
@@ -84,30 +87,50 @@ impl Outcome {
 
 /// Runs `lab`'s rubric (or only the check named `only`) against `subject`,
 /// using `reference` for the other side of each conversation.
+///
+/// The checks run at the same time, each in a thread with its own servers on
+/// their own ports: a grade takes as long as its slowest check, not the sum.
 pub fn grade(
     lab: &Lab,
     subject: &Subject,
     reference: &Subject,
     only: Option<&str>,
 ) -> Vec<Outcome> {
-    rubrics::rubric(lab)
+    let runs: Vec<_> = rubrics::rubric(lab)
         .into_iter()
         .filter(|check| only.is_none_or(|id| id == check.id))
         .map(|check| {
-            let started = Instant::now();
-            let mut session = Session::new(subject.clone(), reference.clone());
-            let result = (check.run)(&mut session);
-            let transcript = session.finish();
-            Outcome {
-                id: check.id,
-                title: check.title,
-                points: check.points,
-                finding: result.err(),
-                transcript,
-                seconds: started.elapsed().as_secs_f64(),
-            }
+            let session = Session::new(subject.clone(), reference.clone());
+            thread::spawn(move || run_check(&check, session))
+        })
+        .collect();
+    runs.into_iter()
+        .map(|run| {
+            run.join().unwrap_or_else(|_| Outcome {
+                id: "grader",
+                title: "the grader itself",
+                points: 0,
+                finding: Some(Finding::new("the check runs", "the grader panicked")),
+                transcript: Vec::new(),
+                seconds: 0.0,
+            })
         })
         .collect()
+}
+
+/// Runs one check in its session and says how it went.
+fn run_check(check: &Check, mut session: Session) -> Outcome {
+    let started = Instant::now();
+    let result = (check.run)(&mut session);
+    let transcript = session.finish();
+    Outcome {
+        id: check.id,
+        title: check.title,
+        points: check.points,
+        finding: result.err(),
+        transcript,
+        seconds: started.elapsed().as_secs_f64(),
+    }
 }
 
 /// Grades our own programs for `lab` and fails with the report unless every

@@ -180,7 +180,7 @@ fn client_without_server(session: &mut Session) -> Result<(), Finding> {
         .and_then(|listener| listener.local_addr())
         .map_err(|err| Finding::new("a free port", err.to_string()))?;
     session.note(format!("nothing listens on {free}"));
-    let run = session.run_client(free, &["hello"], "", Duration::from_secs(20))?;
+    let run = session.run_client(free, &["hello"], "", CLIENT_TIMEOUT)?;
     if run.success {
         return Err(Finding::new("a non-zero exit status", "exit status 0"));
     }
@@ -460,12 +460,7 @@ fn lab03_client_prints_replies(session: &mut Session) -> Result<(), Finding> {
 fn lab03_client_retries(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_reference_server(&["--drop-every", "2"])?;
     session.note("this server ignores every 2nd datagram it receives, as if it were lost");
-    let run = session.run_client(
-        addr,
-        &["first", "second", "third"],
-        "",
-        Duration::from_secs(20),
-    )?;
+    let run = session.run_client(addr, &["first", "second", "third"], "", CLIENT_TIMEOUT)?;
     expect_stdout(&run.stdout, "FIRST\nSECOND\nTHIRD\n", run.success).map_err(|finding| {
         finding.diagnosis(
             "a lost datagram is never answered: the client must time out and send it again",
@@ -479,7 +474,7 @@ fn lab03_client_gives_up(session: &mut Session) -> Result<(), Finding> {
         .local_addr()
         .map_err(|err| Finding::new("a bound UDP socket", err.to_string()))?;
     session.note(format!("{addr} receives datagrams but never answers"));
-    let run = session.run_client(addr, &["anyone there?"], "", Duration::from_secs(20))?;
+    let run = session.run_client(addr, &["anyone there?"], "", CLIENT_TIMEOUT)?;
     if run.success {
         return Err(Finding::new("a non-zero exit status", "exit status 0"));
     }

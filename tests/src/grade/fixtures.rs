@@ -1,0 +1,92 @@
+//! Proof that the grader catches bugs: deliberately broken programs, each of
+//! which must lose exactly the points for its bug and keep the rest.
+//!
+//! `tests/fixtures/labNN/fixtures.json` lists them: a name, the server and/or
+//! client command (the other side is ours), and the checks it must fail.
+//! `{fixtures}` in a command is the fixtures folder; `{bin}` is where our
+//! binaries are, so a fixture can also be one of our own programs run the
+//! wrong way (lab 01's server graded as lab 02's, say).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::thread;
+
+use serde::Deserialize;
+
+use super::{Subject, grade, report};
+use crate::labs;
+
+/// One deliberately broken (or, with no losses, correct) implementation.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fixture {
+    /// What it is, for the report.
+    pub name: String,
+    /// Its server command, if it replaces ours.
+    #[serde(default)]
+    pub server: Option<String>,
+    /// Its client command, if it replaces ours.
+    #[serde(default)]
+    pub client: Option<String>,
+    /// The checks it must fail, and no others.
+    pub loses: Vec<String>,
+}
+
+/// `tests/fixtures` in this workspace.
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// Grades every fixture of `lab_number` (in parallel) and panics with the
+/// reports of those that did not lose exactly their listed checks.
+pub fn assert_fixtures(lab_number: &str, bin_dir: &Path) {
+    let lab = labs::find(lab_number).expect("the lab exists");
+    let list = fixtures_dir()
+        .join(format!("lab{}", lab.number))
+        .join("fixtures.json");
+    let text = std::fs::read_to_string(&list).expect("the lab has a fixtures.json");
+    let fixtures: Vec<Fixture> = serde_json::from_str(&text).expect("fixtures.json is valid");
+    let reference = Subject::reference(&lab, bin_dir);
+    let expand = |command: &str| {
+        command
+            .replace("{fixtures}", &fixtures_dir().to_string_lossy())
+            .replace("{bin}", &bin_dir.to_string_lossy())
+    };
+    let runs: Vec<_> = fixtures
+        .into_iter()
+        .map(|fixture| {
+            let subject = Subject {
+                server: fixture
+                    .server
+                    .as_deref()
+                    .map_or(reference.server.clone(), expand),
+                client: fixture
+                    .client
+                    .as_deref()
+                    .map_or(reference.client.clone(), expand),
+            };
+            let (lab, reference) = (lab.clone(), reference.clone());
+            thread::spawn(move || {
+                let outcomes = grade(&lab, &subject, &reference, None);
+                let lost: BTreeSet<String> = outcomes
+                    .iter()
+                    .filter(|outcome| !outcome.passed())
+                    .map(|outcome| outcome.id.to_string())
+                    .collect();
+                let expected: BTreeSet<String> = fixture.loses.iter().cloned().collect();
+                (lost == expected).then_some(()).ok_or_else(|| {
+                    format!(
+                        "fixture '{}' should lose {expected:?} but lost {lost:?}:\n{}",
+                        fixture.name,
+                        report::text(&lab.number, &outcomes, &|id: &str| id.to_string())
+                    )
+                })
+            })
+        })
+        .collect();
+    let problems: Vec<String> = runs
+        .into_iter()
+        .filter_map(|run| run.join().expect("a fixture run panicked").err())
+        .collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
