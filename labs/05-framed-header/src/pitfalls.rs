@@ -190,10 +190,13 @@ pub fn concatenation_table(up_to: usize) -> Result<Vec<String>, String> {
     Ok(lines)
 }
 
+/// Bytes in MiB, for a table that has to fit a terminal.
 fn mebibytes(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
+/// A time in milliseconds with two decimals: the fast column is often
+/// well under one millisecond.
 fn milliseconds(time: Duration) -> String {
     format!("{:.2} ms", time.as_secs_f64() * 1000.0)
 }

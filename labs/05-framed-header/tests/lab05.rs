@@ -448,16 +448,19 @@ fn concat_tool_shows_quadratic_copying_against_linear() {
     assert_eq!(copied, expected, "{stdout}");
 }
 
+/// The contract: the listening line shows the real port.
 #[test]
 fn server_announces_its_real_address_on_port_0() {
     contract::server_announces_its_real_address(SERVER, &[]);
 }
 
+/// The contract: a busy port is one clear error line with a hint.
 #[test]
 fn second_server_on_a_busy_port_fails_with_a_hint() {
     contract::busy_port_is_one_clear_error(SERVER, &[]);
 }
 
+/// The contract: no server is one clear error line saying how to start it.
 #[test]
 fn client_without_a_server_fails_with_a_hint() {
     contract::client_without_server_is_one_clear_error(CLIENT, &["hello"], "connection refused");
