@@ -303,7 +303,13 @@ impl Connection {
 
     /// A failure of the connection itself, with a hint for the usual causes.
     fn broken(&self, doing: &str, err: &FrameError) -> Trouble {
-        let failure = Failure::new(format!("could not {doing} {}: {err}", self.server));
+        self.broken_and(doing, err, "")
+    }
+
+    /// [`Connection::broken`], with what it means for the file (`outcome`)
+    /// added to the message.
+    fn broken_and(&self, doing: &str, err: &FrameError, outcome: &str) -> Trouble {
+        let failure = Failure::new(format!("could not {doing} {}: {err}{outcome}", self.server));
         Trouble::Broken(match err {
             FrameError::Io(io) if is_timeout(io) => failure
                 .hint("the server stopped answering; try again, or give it longer with --timeout"),
@@ -357,8 +363,9 @@ impl Connection {
             progress.advance(n)
         });
         progress.finish();
-        let received = received
-            .map_err(|err| self.broken(&format!("get {name:?} (nothing was kept) from"), &err))?;
+        let received = received.map_err(|err| {
+            self.broken_and(&format!("get {name:?} from"), &err, "; nothing was kept")
+        })?;
         // ANCHOR_END: client_get
         match received {
             Received::Stored(sha256) => Ok(Transfer {
