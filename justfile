@@ -8,16 +8,24 @@ default:
     @just --list --unsorted
 
 # Run lab NUM's demo: the real server and client together, both sides labelled (NUM: 1, 01 or hello)
+[no-exit-message]
 lab NUM: build
     @target/debug/labkit demo "$1"
 
 # Run lab NUM's server in this terminal, with any options after NUM (try --help)
+[no-exit-message]
 server NUM *ARGS: build
     @bin=$(target/debug/labkit binary "$1" server) && shift && exec target/debug/"$bin" "$@"
 
 # Run lab NUM's client in this terminal, with any options or messages after NUM
+[no-exit-message]
 client NUM *ARGS: build
     @bin=$(target/debug/labkit binary "$1" client) && shift && exec target/debug/"$bin" "$@"
+
+# Run one of lab NUM's extra tools, e.g. just tool 02 crowd --clients 50
+[no-exit-message]
+tool NUM NAME *ARGS: build
+    @bin=$(target/debug/labkit binary "$1" "$2") && shift 2 && exec target/debug/"$bin" "$@"
 
 # Build every lab (quietly; only errors are shown)
 build:
@@ -34,10 +42,12 @@ book:
     @just _mdbook serve book --open
 
 # Grade lab NUM: ours by default, or --server 'CMD' / --client 'CMD' / --crate PATH (see the book's chapter for instructors)
+[no-exit-message]
 grade NUM *ARGS: build
     @target/debug/labkit grade "$@"
 
 # Relay to a server and re-cut the byte stream, e.g. just proxy --to 127.0.0.1:8005 --cut bytes
+[no-exit-message]
 proxy *ARGS: build
     @target/debug/labkit proxy "$@"
 
@@ -45,9 +55,9 @@ proxy *ARGS: build
 bench:
     bash labs/02-loops/bench/run.sh
 
-# Capture each lab's demo output again for the book (after changing a demo)
-transcripts: build
-    target/debug/labkit transcripts
+# Capture demo output again for the book, for the labs given or all (after changing a demo)
+transcripts *LABS: build
+    target/debug/labkit transcripts "$@"
 
 # What CI runs: format check, clippy with warnings as errors, and every test
 ci:

@@ -170,16 +170,18 @@ pub fn start_the_server_hint<const P: u16>(endpoint: &Endpoint<P>) -> String {
                 .collect::<String>()
         })
         .filter(|digits| !digits.is_empty());
-    let port = if endpoint.port == P {
-        String::new()
-    } else {
-        format!(" --port {}", endpoint.port)
-    };
-    match lab {
-        Some(lab) => format!(
-            "is the server running? start it in another terminal with `just server {lab}{port}`"
+    let default_port = endpoint.port == P;
+    match (lab, default_port) {
+        (Some(lab), true) => {
+            format!("is the server running? start it in another terminal with `just server {lab}`")
+        }
+        // A port other than the default is often a typo on the client's side.
+        (Some(lab), false) => format!(
+            "is a server running on port {port}? check --port, or start one in another terminal \
+             with `just server {lab} --port {port}`",
+            port = endpoint.port
         ),
-        None => format!(
+        (None, _) => format!(
             "is a server running on {}? start it first",
             endpoint.display()
         ),

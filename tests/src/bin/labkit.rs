@@ -29,8 +29,11 @@ enum Action {
     Proxy(ProxyArgs),
     /// Grades a lab's programs (ours by default) against the lab's rubric
     Grade(GradeArgs),
-    /// Captures each lab's demo output into book/src/transcripts/ for the book
-    Transcripts,
+    /// Captures labs' demo output into book/src/transcripts/ for the book
+    Transcripts {
+        /// The labs to capture (all when none is given)
+        labs: Vec<String>,
+    },
     /// Prints the name of a lab's binary, such as lab01-server
     Binary {
         /// The lab: 1, 01, or its name (hello)
@@ -116,9 +119,18 @@ fn main() -> ExitCode {
         }
         Action::Grade(grade_args) => grade(grade_args),
         Action::Proxy(proxy_args) => proxy(proxy_args),
-        Action::Transcripts => {
+        Action::Transcripts { labs: wanted } => {
             let bin_dir = bin_dir()?;
-            for lab in labs::all() {
+            let chosen = if wanted.is_empty() {
+                labs::all()
+            } else {
+                wanted
+                    .iter()
+                    .map(|lab| labs::find(lab))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(Failure::new)?
+            };
+            for lab in chosen {
                 let lines = demo::capture(&lab, &bin_dir).map_err(Failure::new)?;
                 let path = demo::transcript_path(&lab);
                 std::fs::write(&path, lines.join("\n") + "\n")

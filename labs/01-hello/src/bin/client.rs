@@ -21,7 +21,10 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     shared::run(|| {
+        // ANCHOR: connect
+        // socket + connect: the three-way handshake happens inside this call.
         let stream = shared::net::connect(&args.endpoint)?;
+        // ANCHOR_END: connect
         let reply = client::ask(stream, &args.message)?;
         // The reply is bytes; we show it as text, replacing any bytes that
         // are not valid UTF-8 rather than failing on them.
