@@ -156,7 +156,14 @@ def main():
     server_class.daemon_threads = True
     if ":" in args.host:
         server_class.address_family = socket.AF_INET6
-    with server_class((args.host, args.port), Conversation) as server:
+    try:
+        server = server_class((args.host, args.port), Conversation)
+    except OSError as err:
+        print(f"error: could not listen on {args.host}:{args.port}: {err.strerror} "
+              f"(hint: find who holds the port with `ss -ltnp 'sport = :{args.port}'`, "
+              f"or pick another with --port)", file=sys.stderr)
+        sys.exit(1)
+    with server:
         host, port = server.server_address[:2]
         shown = f"[{host}]" if ":" in host else host
         print(f"listening on {shown}:{port}", flush=True)

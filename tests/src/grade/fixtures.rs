@@ -3,7 +3,8 @@
 //!
 //! `tests/fixtures/labNN/fixtures.json` lists them: a name, the server and/or
 //! client command (the other side is ours), and the checks it must fail.
-//! `{fixtures}` in a command is the fixtures folder; `{bin}` is where our
+//! `{fixtures}` in a command is the fixtures folder, `{labs}` the labs
+//! folder (whose Python versions are written from the chapters); `{bin}` is where our
 //! binaries are, so a fixture can also be one of our own programs run the
 //! wrong way (lab 01's server graded as lab 02's, say).
 
@@ -51,6 +52,7 @@ pub fn assert_fixtures(lab_number: &str, bin_dir: &Path) {
         command
             .replace("{fixtures}", &fixtures_dir().to_string_lossy())
             .replace("{bin}", &bin_dir.to_string_lossy())
+            .replace("{labs}", &labs::labs_dir().to_string_lossy())
     };
     let runs: Vec<_> = fixtures
         .into_iter()

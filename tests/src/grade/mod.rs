@@ -10,12 +10,15 @@
 //! - [`session`]: what a check can do (start a server, run a client, connect).
 //! - [`rubrics`]: the checks of each lab, with their points.
 //! - [`fixtures`]: broken programs that prove each check catches its bug.
+//! - [`streams`]: the rubrics of labs 04 and 05, whose server checks go
+//!   through the re-cutting proxy.
 //! - [`report`]: the text report and Gradescope's `results.json`.
 
 pub mod fixtures;
 pub mod report;
 pub mod rubrics;
 pub mod session;
+pub mod streams;
 
 use std::path::Path;
 use std::thread;

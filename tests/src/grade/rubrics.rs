@@ -128,6 +128,14 @@ pub fn rubric(lab: &Lab) -> Vec<Check> {
                 run: lab03_client_gives_up,
             },
         ],
+        "04" => [LISTENING_LINE, BUSY_PORT, CLIENT_WITHOUT_SERVER]
+            .into_iter()
+            .chain(super::streams::lab04())
+            .collect(),
+        "05" => [LISTENING_LINE, BUSY_PORT, CLIENT_WITHOUT_SERVER]
+            .into_iter()
+            .chain(super::streams::lab05())
+            .collect(),
         _ => Vec::new(),
     }
 }

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::process::{Server, Tee};
+use crate::proxy::{Cut, Recut};
 
 use super::Subject;
 
@@ -279,6 +280,38 @@ impl Session {
         Ok(())
     }
 
+    /// Starts a re-cutting proxy in front of `target` and returns its address:
+    /// connect there instead, and every byte arrives cut as `cut` says, with
+    /// `pause` after each piece (for merge: the time it gathers writes).
+    ///
+    /// The pause is what makes the cut certain: pieces written back to back
+    /// may still be read together by a reader that is a little late.
+    pub fn proxy(
+        &self,
+        target: SocketAddr,
+        cut: Cut,
+        pause: Duration,
+    ) -> Result<SocketAddr, Finding> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")
+            .map_err(|err| Finding::new("a port for the proxy", err.to_string()))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|err| Finding::new("the proxy's address", err.to_string()))?;
+        let recut = Recut {
+            cut,
+            max_chunk: 5,
+            delay: pause,
+            seed: 2026,
+        };
+        self.note(format!(
+            "a proxy on {addr} relays to {target}, cutting the stream: {cut:?}"
+        ));
+        // The proxy thread lives as long as the grader process; it only
+        // waits in accept, and a fresh one is made for each check.
+        std::thread::spawn(move || crate::proxy::serve(&listener, target, recut));
+        Ok(addr)
+    }
+
     /// A UDP socket of the grader's own, with a receive timeout.
     pub fn udp_socket(&self) -> Result<UdpSocket, Finding> {
         let socket = UdpSocket::bind("127.0.0.1:0")
@@ -301,6 +334,12 @@ pub enum ShortRead {
     Failed(io::Error),
 }
 
+impl std::fmt::Display for ShortRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
 impl ShortRead {
     fn describe(&self) -> String {
         match self {
@@ -314,7 +353,8 @@ impl ShortRead {
         }
     }
 
-    fn diagnosis(&self) -> String {
+    /// The likely cause, in plain words.
+    pub fn diagnosis(&self) -> String {
         match self {
             ShortRead::Timeout { received: 0, .. } => {
                 format!("no reply within {} s", REPLY_TIMEOUT.as_secs())
