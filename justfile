@@ -55,7 +55,7 @@ proxy *ARGS: build
 bench:
     bash labs/02-loops/bench/run.sh
 
-# Capture demo output again for the book, for the labs given or all (after changing a demo)
+# Capture demo output and rubric tables again for the book, for the labs given or all
 transcripts *LABS: build
     target/debug/labkit transcripts "$@"
 

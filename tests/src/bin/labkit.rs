@@ -29,7 +29,7 @@ enum Action {
     Proxy(ProxyArgs),
     /// Grades a lab's programs (ours by default) against the lab's rubric
     Grade(GradeArgs),
-    /// Captures labs' demo output into book/src/transcripts/ for the book
+    /// Captures labs' demo output and rubric tables into the book
     Transcripts {
         /// The labs to capture (all when none is given)
         labs: Vec<String>,
@@ -131,6 +131,13 @@ fn main() -> ExitCode {
                     .map_err(Failure::new)?
             };
             for lab in chosen {
+                let checks = grade::rubrics::rubric(&lab);
+                if !checks.is_empty() {
+                    let path = grade::rubric_table_path(&lab);
+                    std::fs::write(&path, grade::report::rubric_table(&checks))
+                        .map_err(|err| Failure::io(format_args!("write {}", path.display()), &err))?;
+                    writeln!(std::io::stdout(), "wrote {}", path.display())?;
+                }
                 let lines = demo::capture(&lab, &bin_dir).map_err(Failure::new)?;
                 let path = demo::transcript_path(&lab);
                 std::fs::write(&path, lines.join("\n") + "\n")

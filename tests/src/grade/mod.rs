@@ -166,3 +166,36 @@ pub fn shell_quote(word: &str) -> String {
         format!("'{}'", word.replace('\'', r"'\''"))
     }
 }
+
+/// Where the book keeps the generated rubric table of `lab`.
+pub fn rubric_table_path(lab: &Lab) -> std::path::PathBuf {
+    crate::labs::labs_dir()
+        .parent()
+        .expect("labs/ is inside the workspace")
+        .join("book/src/rubrics")
+        .join(format!("lab{}.md", lab.number))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The book's rubric tables are generated; this fails when one is stale.
+    #[test]
+    fn the_books_rubric_tables_match_the_grader() {
+        for lab in crate::labs::all() {
+            let checks = rubrics::rubric(&lab);
+            if checks.is_empty() {
+                continue;
+            }
+            let path = rubric_table_path(&lab);
+            let stored = std::fs::read_to_string(&path).unwrap_or_default();
+            assert_eq!(
+                stored,
+                report::rubric_table(&checks),
+                "{} is out of date: run `just transcripts`",
+                path.display()
+            );
+        }
+    }
+}
