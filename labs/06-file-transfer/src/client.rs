@@ -15,7 +15,7 @@ use crate::folder::{Entry, Folder};
 use crate::partial::PartialFile;
 use crate::progress::Progress;
 use crate::protocol::{
-    self, CHUNK_SIZE, Content, MAX_LISTING_SIZE, Received, Reply, Request, Status,
+    self, Content, MAX_LISTING_SIZE, Received, Reply, Request, SMALL_WRITES_BUFFER, Status,
 };
 
 /// One command, as the user typed it.
@@ -427,7 +427,7 @@ impl Connection {
         }
         // Buffered, so the small file frame header, a small file and its
         // trailer leave together; flushed before we wait for the answer.
-        let mut out = BufWriter::with_capacity(CHUNK_SIZE, &self.stream);
+        let mut out = BufWriter::with_capacity(SMALL_WRITES_BUFFER, &self.stream);
         let mut progress = client.progress(&name, size);
         let sent = frame::write_header(&mut out, &Content { body_size: size })
             .and_then(|()| {

@@ -4,7 +4,7 @@
 //! length prefix, a JSON header, a body). This lab builds the classic file
 //! server on those frames, and does the parts the tutorials skip:
 //!
-//! - bodies of any size are *streamed* in 64 KiB pieces, never held whole;
+//! - bodies of any size are *streamed* in 256 KiB pieces, never held whole;
 //! - every transfer carries a SHA-256 (not MD5) that the receiver checks;
 //! - a file arrives under a temporary name and is renamed into place only
 //!   when complete and verified, so a broken transfer leaves nothing behind;
@@ -22,6 +22,7 @@
 //! - [`progress`]: the hand-drawn progress bar.
 //! - [`size`]: `4GiB` and friends.
 //! - [`slots`]: lab 02's bound on threads, unchanged.
+//! - [`bench`]: `lab06-bench`, speed and memory next to a plain copy.
 //!
 //! The framing itself is lab 05's [`lab05_framed_header::frame`], used as a
 //! library.
@@ -29,6 +30,7 @@
 //! Still simplified: one connection carries one transfer at a time, and a
 //! transfer that breaks off starts again from zero (no resuming).
 
+pub mod bench;
 pub mod checksum;
 pub mod client;
 pub mod folder;

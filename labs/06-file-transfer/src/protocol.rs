@@ -6,16 +6,16 @@
 //! anyone writing a compatible program in another language.
 //!
 //! A file travels as a body that is never held in memory whole: the sender
-//! reads 64 KiB from the file, hashes it, writes it to the socket, and again;
-//! the receiver reads up to 64 KiB from the socket, hashes it, writes it to a
-//! temporary file, and again. After the body comes a small *trailer* frame
+//! reads 256 KiB from the file, hashes it, writes it to the socket, and
+//! again; the receiver reads up to 256 KiB from the socket, hashes it, writes
+//! it to a temporary file, and again. After the body comes a small *trailer* frame
 //! with the SHA-256 of the bytes that were sent.
 //!
 //! ```text
 //!  sender                                         receiver
 //!  ------                                         --------
 //!  header {"body_size": N, ...}     ---------->   N is known: read exactly N bytes
-//!  body: N bytes, 64 KiB at a time  ---------->   hash + write each piece
+//!  body: N bytes, 256 KiB at a time ---------->   hash + write each piece
 //!  trailer {"sha256": "…", "body_size": 0} --->   compare: keep the file or drop it
 //! ```
 
@@ -29,9 +29,16 @@ use crate::partial::{CommitError, PartialFile};
 
 /// How many bytes of a file are in memory at once, on either side.
 ///
-/// Large enough that system calls are not the bottleneck (each read or write
-/// moves 64 KiB), small enough that 64 clients at once cost 4 MiB of buffers.
-pub const CHUNK_SIZE: usize = 64 * 1024;
+/// Measured, not guessed: on the machine the chapter's figures come from,
+/// 256 KiB pieces moved a 1 GiB file about 20% faster than 64 KiB ones
+/// (fewer system calls per byte), and 1 MiB was no faster. A quarter of a
+/// mebibyte per transfer is still nothing next to the file.
+pub const CHUNK_SIZE: usize = 256 * 1024;
+
+/// The buffer in front of the socket that gathers a small reply's pieces
+/// (header, body, trailer) into one write. Pieces as large as a whole
+/// [`CHUNK_SIZE`] go straight through it.
+pub const SMALL_WRITES_BUFFER: usize = 8 * 1024;
 
 /// The largest `dir` listing a client reads into memory.
 pub const MAX_LISTING_SIZE: u64 = 16 * 1024 * 1024;

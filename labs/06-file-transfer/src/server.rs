@@ -11,7 +11,7 @@ use shared::failure::describe;
 
 use crate::folder::Folder;
 use crate::partial::PartialFile;
-use crate::protocol::{self, CHUNK_SIZE, Content, Received, Reply, Request};
+use crate::protocol::{self, Content, Received, Reply, Request, SMALL_WRITES_BUFFER};
 use crate::size::format_size;
 use crate::slots::ClientSlots;
 
@@ -131,7 +131,7 @@ fn session(
     // in one segment; it is flushed after every command, before we wait for
     // the next one.
     let mut input = connection;
-    let mut output = BufWriter::with_capacity(CHUNK_SIZE, connection);
+    let mut output = BufWriter::with_capacity(SMALL_WRITES_BUFFER, connection);
     let mut commands = 0;
     // ANCHOR: communication_loop
     loop {

@@ -22,6 +22,7 @@ use tempfile::TempDir;
 
 const SERVER: &str = env!("CARGO_BIN_EXE_lab06-server");
 const CLIENT: &str = env!("CARGO_BIN_EXE_lab06-client");
+const BENCH: &str = env!("CARGO_BIN_EXE_lab06-bench");
 
 /// A folder with these files in it.
 fn folder_with(files: &[(&str, &[u8])]) -> TempDir {
@@ -743,6 +744,35 @@ fn by_default_the_server_shares_served_and_the_client_uses_the_current_folder() 
         fs::read(work.path().join("served").join("mine.txt")).unwrap(),
         b"mine"
     );
+}
+
+/// The benchmark runs end to end on a small file (its figures mean nothing in
+/// a debug build), reports every row, and deletes its test folder.
+#[test]
+fn the_benchmark_runs_on_a_small_file_and_cleans_up() {
+    let work = tempfile::tempdir().unwrap();
+    let output = assert_cmd::Command::new(BENCH)
+        .args(["--size", "2MiB", "--runs", "1", "--work-dir"])
+        .arg(work.path())
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for row in [
+        "baseline: io::copy over loopback",
+        "lab06-client put",
+        "lab06-client get",
+        "naive: fs::read + write_all",
+        "target: ratio >= 0.90",
+    ] {
+        assert!(stdout.contains(row), "{row:?} missing from:\n{stdout}");
+    }
+    assert_eq!(names_in(work.path()), Vec::<String>::new());
 }
 
 #[test]
