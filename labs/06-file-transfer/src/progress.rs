@@ -33,7 +33,10 @@ pub struct Progress<W: Write> {
     total: u64,
     done: u64,
     started: Instant,
-    last_drawn: Option<Instant>,
+    /// When the bar was last drawn; it starts as the start time, so the
+    /// first drawing waits one interval too: a transfer that is over in a
+    /// blink never flashes a bar, and the first rate shown is a real one.
+    last_drawn: Instant,
     /// The length of the last line drawn, so `finish` can blank it out.
     drawn_len: usize,
 }
@@ -42,13 +45,14 @@ impl<W: Write> Progress<W> {
     /// A bar for `total` bytes labelled `label`, drawn into `out` if it is
     /// `Some`.
     pub fn new(label: &str, total: u64, out: Option<W>) -> Self {
+        let started = Instant::now();
         Progress {
             out,
             label: shorten(label, LABEL_WIDTH),
             total,
             done: 0,
-            started: Instant::now(),
-            last_drawn: None,
+            started,
+            last_drawn: started,
             drawn_len: 0,
         }
     }
@@ -59,13 +63,12 @@ impl<W: Write> Progress<W> {
     }
 
     /// [`Progress::advance`] with the clock passed in, so tests can choose the time.
+    // ANCHOR: throttle
     pub fn advance_at(&mut self, bytes: u64, now: Instant) {
         self.done += bytes;
-        let due = self
-            .last_drawn
-            .is_none_or(|last| now.duration_since(last) >= REDRAW_EVERY);
+        let due = now.duration_since(self.last_drawn) >= REDRAW_EVERY;
         if due && self.out.is_some() {
-            self.last_drawn = Some(now);
+            self.last_drawn = now;
             let line = render(
                 &self.label,
                 self.done,
@@ -75,6 +78,7 @@ impl<W: Write> Progress<W> {
             self.draw(&line);
         }
     }
+    // ANCHOR_END: throttle
 
     /// Erases the bar, leaving the line free for the result message.
     pub fn finish(mut self) {
@@ -186,20 +190,30 @@ mod tests {
         let mut screen = Vec::new();
         let mut progress = Progress::new("f", 1000, Some(&mut screen));
         let start = progress.started;
-        for ms in 0..1000 {
+        for ms in 0..=1000 {
             progress.advance_at(1, start + Duration::from_millis(ms));
         }
         progress.finish();
         let text = String::from_utf8(screen).unwrap();
-        // "\r" before each of ten drawings (t = 0, 100, ..., 900 ms), then
-        // "\r", spaces, "\r" to erase.
+        // "\r" before each of ten drawings (t = 100, 200, ..., 1000 ms; none
+        // at the start), then "\r", spaces, "\r" to erase.
         let segments: Vec<&str> = text.split('\r').collect();
         assert_eq!(segments.len(), 13, "{text:?}");
-        assert!(segments[1].contains("  0% ["), "{text:?}");
-        assert!(segments[10].contains(" 90% ["), "{text:?}");
+        assert!(segments[1].contains(" 10% ["), "{text:?}");
+        assert!(segments[10].contains("100% ["), "{text:?}");
         assert!(segments[11].len() >= segments[10].len());
         assert!(segments[11].chars().all(|c| c == ' '));
         assert_eq!(segments[12], "");
+    }
+
+    #[test]
+    fn a_transfer_over_within_the_first_interval_draws_nothing() {
+        let mut screen = Vec::new();
+        let mut progress = Progress::new("f", 10, Some(&mut screen));
+        let start = progress.started;
+        progress.advance_at(10, start + Duration::from_millis(20));
+        progress.finish();
+        assert!(screen.is_empty());
     }
 
     #[test]

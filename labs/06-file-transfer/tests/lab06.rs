@@ -419,6 +419,51 @@ fn a_wrong_sha256_stores_nothing_and_the_session_goes_on() {
     );
 }
 
+/// Two 128-byte blocks with the same MD5 (the collision published by Wang
+/// and Yu in 2004; `md5sum` prints 79054025255fb1a26e4bc422aef54eb4 for both).
+const MD5_TWINS: [&str; 2] = [
+    "d131dd02c5e6eec4693d9a0698aff95c2fcab58712467eab4004583eb8fb7f89\
+     55ad340609f4b30283e488832571415a085125e8f7cdc99fd91dbdf280373c5b\
+     d8823e3156348f5bae6dacd436c919c6dd53e2b487da03fd02396306d248cda0\
+     e99f33420f577ee8ce54b67080a80d1ec69821bcb6a8839396f9652b6ff72a70",
+    "d131dd02c5e6eec4693d9a0698aff95c2fcab50712467eab4004583eb8fb7f89\
+     55ad340609f4b30283e4888325f1415a085125e8f7cdc99fd91dbd7280373c5b\
+     d8823e3156348f5bae6dacd436c919c6dd53e23487da03fd02396306d248cda0\
+     e99f33420f577ee8ce54b67080280d1ec69821bcb6a8839396f965ab6ff72a70",
+];
+
+fn from_hex(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("valid hex"))
+        .collect()
+}
+
+/// Someone swaps a file for its MD5 twin on the way. A check by MD5 would
+/// pass it; the SHA-256 in the trailer does not, and nothing is stored.
+#[test]
+fn a_file_swapped_for_its_md5_twin_is_caught_by_sha256() {
+    let [original, twin] = MD5_TWINS.map(from_hex);
+    assert_ne!(original, twin);
+    assert_ne!(sha256(&original), sha256(&twin));
+    let root = tempfile::tempdir().unwrap();
+    let server = start(root.path(), &[]);
+    let mut raw = Raw::connect(&server);
+    raw.start_put("contract.bin", 128);
+    raw.send(&Content { body_size: 128 }, &twin);
+    raw.send(
+        &Trailer {
+            sha256: sha256(&original),
+            body_size: 0,
+        },
+        b"",
+    );
+    let reply = raw.reply();
+    assert_eq!(reply.status, Status::Error);
+    assert!(reply.error.unwrap().contains("arrived damaged"));
+    assert_eq!(names_in(root.path()), Vec::<String>::new());
+}
+
 /// A raw client stops in the middle of an upload, once with a reset and once
 /// with a clean close: no file appears, the old file of that name is intact,
 /// no temporary is left, and the server keeps serving.
