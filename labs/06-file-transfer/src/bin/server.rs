@@ -76,7 +76,7 @@ fn main() -> ExitCode {
             eprintln!("removed {stale} unfinished temporary file(s) left by an earlier run");
         }
         eprintln!(
-            "sharing the folder {root} (files up to {}), up to {} clients at once",
+            "sharing the folder {root} (files up to {}), serving up to {} client(s) at once",
             format_size(settings.max_size),
             settings.max_clients
         );
