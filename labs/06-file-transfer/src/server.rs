@@ -2,9 +2,9 @@
 //! shared folder.
 
 use std::io::{self, BufWriter, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lab05_framed_header::frame::{self, FrameError};
 use shared::failure::describe;
@@ -110,10 +110,42 @@ pub fn serve_client(connection: TcpStream, client: SocketAddr, settings: &Settin
                 Ok(()) => "sent an error reply",
                 Err(_) => "could not send an error reply",
             };
+            close_gently(&connection);
             eprintln!("{client}: bad frame: {bad_frame}; {outcome} and closed the connection");
         }
     }
     // ANCHOR_END: how_it_ended
+}
+
+/// How long, at most, we keep reading after an error reply before closing.
+const GENTLE_CLOSE_TIME: Duration = Duration::from_secs(1);
+
+/// Closes a connection after an error reply in a way that does not destroy
+/// the reply (as in lab 05).
+///
+/// After a bad frame, the rest of what the peer sent (maybe a whole file) is
+/// still unread in our receive buffer. Closing a socket with unread data
+/// makes the kernel answer with a reset (RST) instead of a normal end, and a
+/// reset may make the peer's kernel throw away our error reply before the
+/// peer reads it. So we first end our side (`shutdown(Write)` sends our FIN
+/// after the reply), then read and discard whatever the peer still sends,
+/// until it closes or a short deadline passes, and only then close.
+fn close_gently(connection: &TcpStream) {
+    if connection.shutdown(Shutdown::Write).is_err() {
+        return; // already gone: nothing left to protect
+    }
+    let deadline = Instant::now() + GENTLE_CLOSE_TIME;
+    let mut discard = [0u8; 4096];
+    let mut reader = connection;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        if left.is_zero() || connection.set_read_timeout(Some(left)).is_err() {
+            break;
+        }
+        match reader.read(&mut discard) {
+            Ok(0) | Err(_) => break, // the peer closed too, or time is up
+            Ok(_) => continue,
+        }
+    }
 }
 
 /// The communication loop: one request frame after another, each answered,

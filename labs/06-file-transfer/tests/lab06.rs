@@ -652,6 +652,31 @@ fn a_header_over_the_cap_gets_an_error_reply_and_the_connection_closes() {
     assert_eq!(raw.stream.read_to_end(&mut rest).unwrap(), 0);
 }
 
+/// A file frame whose size disagrees with the `put` before it leaves the
+/// two sides out of step: the server says why, then closes gently, so that
+/// the megabyte still on its way does not turn the close into a reset that
+/// would destroy the error reply.
+#[test]
+fn a_file_frame_that_disagrees_with_its_put_is_refused_and_the_reply_survives() {
+    let root = tempfile::tempdir().unwrap();
+    let server = start(root.path(), &[]);
+    let mut raw = Raw::connect(&server);
+    raw.start_put("liar.bin", 10);
+    raw.send(&Content { body_size: 1 << 20 }, &vec![9; 1 << 20]);
+    let reply = raw.reply();
+    assert_eq!(reply.status, Status::Error);
+    assert_eq!(
+        reply.error.as_deref(),
+        Some(
+            "the frame's header is not valid: put announced 10 bytes but the file's frame has \
+             1048576"
+        )
+    );
+    let mut rest = Vec::new();
+    assert_eq!(raw.stream.read_to_end(&mut rest).unwrap(), 0);
+    assert_eq!(names_in(root.path()), Vec::<String>::new());
+}
+
 /// 32 clients at once, each uploading one file and downloading another, all
 /// distinct: every transfer verifies and every byte lands where it should.
 #[test]
