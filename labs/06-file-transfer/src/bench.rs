@@ -180,10 +180,38 @@ pub fn run(plan: &Plan) -> Result<(), Failure> {
     let server_peak = peak_rss_kib(server.0.id());
     drop(server);
 
+    let hashing = hash_rate(&source)?;
+
     say("one more: the tutorials' way, the whole file read into memory, then sent")?;
     let naive_peak = naive_send(&plan.bin_dir.join("lab06-bench"), &source)?;
 
-    report(plan.size, &copy, &put, &get, server_peak, naive_peak)
+    report(plan.size, &copy, &put, &get, server_peak, naive_peak)?;
+    say(&format!(
+        "for scale: reading and hashing the file alone (SHA-256, one core): {hashing:.0} MB/s"
+    ))
+}
+
+/// How fast one core reads the file (from the page cache, by now) and
+/// computes its SHA-256, in MB/s: the part of a transfer's cost that the
+/// baseline does not pay.
+fn hash_rate(source: &Path) -> Result<f64, Failure> {
+    let started = Instant::now();
+    let mut file = File::open(source).map_err(|err| Failure::io("open the test file", &err))?;
+    let mut checksum = crate::checksum::Checksum::new();
+    let mut buffer = vec![0u8; crate::protocol::CHUNK_SIZE];
+    let mut total = 0u64;
+    loop {
+        let n = file
+            .read(&mut buffer)
+            .map_err(|err| Failure::io("read the test file", &err))?;
+        if n == 0 {
+            break;
+        }
+        checksum.update(&buffer[..n]);
+        total += n as u64;
+    }
+    checksum.finish();
+    Ok(total as f64 / started.elapsed().as_secs_f64() / 1e6)
 }
 
 /// Prints the results table.
