@@ -17,6 +17,7 @@ pub fn ask(mut stream: TcpStream, message: &str) -> Result<Vec<u8>, Failure> {
         .peer_addr()
         .map_err(|err| Failure::io("find the server's address", &err))?;
 
+    // STARTER: send the message with write_all, then read the reply until the server closes
     // ANCHOR: send
     // A `&str` is UTF-8 text; `as_bytes` gives the bytes that travel.
     stream
@@ -34,4 +35,5 @@ pub fn ask(mut stream: TcpStream, message: &str) -> Result<Vec<u8>, Failure> {
         .map_err(|err| Failure::io(format_args!("read the reply from {server}"), &err))?;
     // ANCHOR_END: receive
     Ok(reply)
+    // STARTER_END
 }

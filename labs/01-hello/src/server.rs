@@ -13,6 +13,7 @@ pub const READ_BUFFER_SIZE: usize = 1024;
 
 /// Accepts one connection, replies to one message in upper case, and closes.
 pub fn serve_one_client(listener: &TcpListener) -> Result<(), Failure> {
+    // STARTER: accept one client, send its message back in capitals with write_all, then close
     // ANCHOR: accept
     // `accept` blocks until a client has finished the three-way handshake. It
     // returns a *new* socket for this one client; `listener` stays open and
@@ -52,4 +53,5 @@ pub fn serve_one_client(listener: &TcpListener) -> Result<(), Failure> {
     eprintln!("closed the connection to {client}; one client served, exiting");
     // ANCHOR_END: close
     Ok(())
+    // STARTER_END
 }

@@ -29,6 +29,7 @@ pub struct Settings {
 /// Serves clients one after another: the connection loop around the
 /// communication loop. While one client is connected, the next one waits.
 pub fn serve_one_by_one(listener: &TcpListener, settings: &Settings) {
+    // STARTER: loop: accept the next client and serve_client it; a failed accept is logged, not fatal
     // ANCHOR: connection_loop
     loop {
         // A failed accept concerns one would-be client, not the server: log
@@ -43,10 +44,12 @@ pub fn serve_one_by_one(listener: &TcpListener, settings: &Settings) {
         serve_client(connection, client, settings);
     }
     // ANCHOR_END: connection_loop
+    // STARTER_END
 }
 
 /// Serves many clients at once, a thread each, at most `max_clients` at a time.
 pub fn serve_concurrently(listener: &TcpListener, settings: &Settings) {
+    // STARTER: the connection loop again, serving each client in its own thread; take a slot first
     // ANCHOR: thread_per_client
     let slots = ClientSlots::new(settings.max_clients);
     loop {
@@ -74,6 +77,7 @@ pub fn serve_concurrently(listener: &TcpListener, settings: &Settings) {
         }
     }
     // ANCHOR_END: thread_per_client
+    // STARTER_END
 }
 
 /// Talks to one client until it leaves, and says how it left.
@@ -108,6 +112,7 @@ fn communicate(
     // Without these, `read` and `write` could wait forever on a silent peer.
     connection.set_read_timeout(Some(settings.idle_timeout))?;
     connection.set_write_timeout(Some(settings.idle_timeout))?;
+    // STARTER: loop: read, and answer each read in capitals, until a read of 0 bytes ends the stream
     let mut buffer = [0u8; READ_BUFFER_SIZE];
     let mut answered = 0;
     // ANCHOR: communication_loop
@@ -130,6 +135,7 @@ fn communicate(
         answered += 1;
     }
     // ANCHOR_END: communication_loop
+    // STARTER_END
 }
 
 /// A read timeout shows up as `WouldBlock` on Unix and `TimedOut` on Windows.

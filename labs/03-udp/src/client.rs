@@ -70,6 +70,7 @@ impl Exchange {
             .hint("send a shorter message; longer data needs several datagrams, or TCP"));
         }
         self.discard_late_replies()?;
+        // STARTER: send_to the server and wait for its reply; after a timeout send again, retries times at most
         let tries = self.retries + 1;
         // ANCHOR: retry_loop
         for attempt in 1..=tries {
@@ -105,6 +106,7 @@ impl Exchange {
             "UDP cannot tell a lost datagram from a missing server; {}",
             shared::net::start_the_server_hint(&self.endpoint)
         )))
+        // STARTER_END
     }
 
     /// Waits for one datagram from the server, ignoring any from elsewhere.

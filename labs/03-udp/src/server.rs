@@ -29,6 +29,7 @@ impl Default for Settings {
 
 /// Answers each datagram in capitals, to whoever sent it, until stopped.
 pub fn serve(socket: &UdpSocket, settings: &Settings) {
+    // STARTER: loop: recv_from one datagram, send_to its sender in capitals; honour buffer_size and drop_every
     // One byte more than we keep: if a datagram fills that extra byte, it
     // was longer than `buffer_size`, and we can say it was cut. (The kernel
     // never tells us by how much; the extra bytes are simply discarded.)
@@ -68,4 +69,5 @@ pub fn serve(socket: &UdpSocket, settings: &Settings) {
         }
     }
     // ANCHOR_END: datagram_loop
+    // STARTER_END
 }

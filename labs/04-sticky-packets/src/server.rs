@@ -156,6 +156,7 @@ fn communicate(
         thread::sleep(delay);
     }
     // ANCHOR_END: read_delay
+    // STARTER: count the reads (and bytes) until the client closes its side, then write the report line
     let mut buffer = vec![0u8; settings.read_buffer_size];
     let mut report = Report::default();
     // ANCHOR: communication_loop
@@ -188,6 +189,7 @@ fn communicate(
     connection.write_all(format!("{report}\n").as_bytes())?;
     // ANCHOR_END: report
     Ok(report)
+    // STARTER_END
 }
 
 /// A read timeout shows up as `WouldBlock` on Unix and `TimedOut` on Windows.

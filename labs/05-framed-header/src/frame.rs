@@ -158,9 +158,11 @@ fn encode_header<H: Header>(header: &H, spare: usize) -> Result<Vec<u8>, FrameEr
 /// `write_all`, not `write`: a single `write` may accept only part of the
 /// buffer, and the rest would silently never be sent.
 pub fn write_header<H: Header>(writer: &mut impl Write, header: &H) -> Result<(), FrameError> {
+    // STARTER: encode the prefix and header with encode_header, and send them in one write_all
     let buffer = encode_header(header, 0)?;
     writer.write_all(&buffer)?;
     Ok(())
+    // STARTER_END
 }
 
 /// Writes a whole frame: prefix, header, body.
@@ -245,6 +247,7 @@ fn check_complete(part: &'static str, expected: usize, received: usize) -> Resul
 /// [`FrameError::Truncated`]. The claimed length is checked against
 /// [`MAX_HEADER_SIZE`] before anything is allocated for it.
 pub fn read_header<H: Header>(reader: &mut impl Read) -> Result<Option<H>, FrameError> {
+    // STARTER: read the 4-byte big-endian length with read_full, check it, read the JSON, parse_header it
     // ANCHOR: read_header
     let mut prefix = [0u8; 4];
     let received = read_full(reader, &mut prefix)?;
@@ -263,6 +266,7 @@ pub fn read_header<H: Header>(reader: &mut impl Read) -> Result<Option<H>, Frame
     check_complete("header", json.len(), received)?;
     // ANCHOR_END: read_header
     parse_header(&json).map(Some)
+    // STARTER_END
 }
 
 /// Parses a header, insisting on a JSON object.
@@ -287,6 +291,7 @@ fn parse_header<H: Header>(json: &[u8]) -> Result<H, FrameError> {
 /// 1 GiB and sends 3 bytes costs us 3 bytes (and a `Truncated` error), not
 /// a 1 GiB allocation.
 pub fn read_body(reader: &mut impl Read, size: u64, limit: u64) -> Result<Vec<u8>, FrameError> {
+    // STARTER: refuse a size over limit, then read exactly size bytes, growing the buffer as they arrive
     // ANCHOR: read_body
     if size > limit {
         return Err(FrameError::BodyTooLarge { size, limit });
@@ -307,6 +312,7 @@ pub fn read_body(reader: &mut impl Read, size: u64, limit: u64) -> Result<Vec<u8
     }
     // ANCHOR_END: read_body
     Ok(body)
+    // STARTER_END
 }
 
 /// Reads one whole frame: [`read_header`], then [`read_body`] with the size
