@@ -308,6 +308,35 @@ fn refused_names_are_one_clear_error_each_and_the_session_goes_on() {
     );
 }
 
+/// The example in the chapter's Protocol section, byte for byte: what a
+/// program in another language must send, and what it gets back.
+#[test]
+fn the_protocol_sections_example_is_exact() {
+    let root = folder_with(&[("hello.txt", b"Hello from the shared folder!\n")]);
+    let server = start(root.path(), &[]);
+    let mut stream = Raw::connect(&server).stream;
+    let request = br#"{"command":"get","name":"hello.txt","body_size":0}"#;
+    let mut wire = vec![0x00, 0x00, 0x00, 0x32];
+    wire.extend_from_slice(request);
+    assert_eq!(wire.len(), 54);
+    stream.write_all(&wire).unwrap();
+
+    let mut expected = vec![0x00, 0x00, 0x00, 0x1e];
+    expected.extend_from_slice(br#"{"status":"ok","body_size":30}"#);
+    expected.extend_from_slice(b"Hello from the shared folder!\n");
+    expected.extend_from_slice(&[0x00, 0x00, 0x00, 0x5b]);
+    expected.extend_from_slice(
+        br#"{"sha256":"f9327ab21c0fb3d86a25f93b504aa7c8f8ac6240bc876e94afe5def972fb5531","body_size":0}"#,
+    );
+    let mut reply = vec![0; expected.len()];
+    stream.read_exact(&mut reply).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&reply),
+        String::from_utf8_lossy(&expected)
+    );
+    assert_eq!(reply, expected);
+}
+
 /// Names a terminal cannot type are refused too: NUL, a backslash path, a
 /// newline (which could forge a line in the server's log).
 #[test]
