@@ -46,6 +46,15 @@ book:
 grade NUM *ARGS: build
     @target/debug/labkit grade "$@"
 
+# Write a starter crate for lab NUM into the new folder DIR: the lab with its lessons left as TODOs
+[no-exit-message]
+starter NUM DIR: build
+    @target/debug/labkit starter "$1" "$2"
+
+# Check that every starter is formatted, builds without warnings and fails its grade, and that every reference passes it
+check-starters: build
+    target/debug/labkit check-starters
+
 # Relay to a server and re-cut the byte stream, e.g. just proxy --to 127.0.0.1:8005 --cut bytes
 [no-exit-message]
 proxy *ARGS: build
@@ -59,11 +68,12 @@ bench:
 transcripts *LABS: build
     target/debug/labkit transcripts "$@"
 
-# What CI runs: format check, clippy with warnings as errors, and every test
+# What CI runs: format check, clippy with warnings as errors, every test, and the starters check
 ci:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --quiet -- -D warnings
     just test
+    just check-starters
 
 # Runs mdbook, installing it first if this machine does not have it
 _mdbook *ARGS:

@@ -9,6 +9,7 @@
 //! - [`contract`]: checks of the command-line contract, called by every lab's tests.
 //! - [`grade`]: the graded checks, run against any implementation of a lab.
 //! - [`proxy`]: a TCP proxy that re-cuts the byte stream, so framing bugs show.
+//! - [`starter`]: student starter crates, made from markers in the labs' code.
 //! - [`book`]: checks that every `{{#include file:anchor}}` in the book points
 //!   at a file and anchor that exist, so the text cannot drift from the code.
 
@@ -19,5 +20,6 @@ pub mod grade;
 pub mod labs;
 pub mod process;
 pub mod proxy;
+pub mod starter;
 
 pub use process::{Server, client, reset};

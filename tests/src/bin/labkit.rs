@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use labkit::grade::{self, Subject};
-use labkit::{book, demo, labs};
+use labkit::{book, demo, labs, starter};
 use shared::Failure;
 
 /// Runs lab demos and checks the book; `just` calls it for you.
@@ -41,6 +41,15 @@ enum Action {
         /// Which program: server or client
         role: String,
     },
+    /// Writes a student's starter crate for a lab: the lab with its lessons left as TODOs
+    Starter {
+        /// The lab: 1, 01, or its name (hello)
+        lab: String,
+        /// A new (or empty) folder to write the starter into
+        dir: PathBuf,
+    },
+    /// Checks that every starter builds and fails its grade, and every reference passes
+    CheckStarters,
     /// Checks that every {{#include file:anchor}} in the book resolves
     CheckBook {
         /// The book's source folder
@@ -151,6 +160,50 @@ fn main() -> ExitCode {
             writeln!(std::io::stdout(), "{}", lab.binary(&role))?;
             Ok(())
         }
+        Action::Starter { lab, dir } => {
+            let lab = labs::find(&lab).map_err(Failure::new)?;
+            let suite = suite_dir();
+            let starter = starter::generate(&lab, &suite).map_err(Failure::new)?;
+            let written = starter::write(&starter, &dir).map_err(Failure::new)?;
+            let mut stdout = std::io::stdout().lock();
+            writeln!(
+                stdout,
+                "wrote lab {}'s starter to {}, with {} TODO(s) to write:",
+                lab.number,
+                written.display(),
+                starter.todos.len()
+            )?;
+            for todo in &starter.todos {
+                writeln!(
+                    stdout,
+                    "  {}:{}: {}",
+                    todo.file.display(),
+                    todo.line,
+                    todo.text
+                )?;
+            }
+            writeln!(
+                stdout,
+                "read {} first; grade it with: just grade {} --crate {}",
+                written.join("README.md").display(),
+                lab.number,
+                grade::shell_quote(&written.to_string_lossy())
+            )?;
+            Ok(())
+        }
+        Action::CheckStarters => {
+            let say = |line: &str| {
+                let mut stdout = std::io::stdout().lock();
+                let _ = writeln!(stdout, "{line}");
+                let _ = stdout.flush();
+            };
+            starter::check_all(&suite_dir(), &bin_dir()?, &say).map_err(|problems| {
+                eprintln!("{problems}");
+                Failure::new("the starters are not right (see above)").hint(
+                    "a starter must build without warnings and lose points; its reference must score full marks",
+                )
+            })
+        }
         Action::CheckBook { src } => {
             let broken = book::check_includes(&src).map_err(Failure::new)?;
             for include in &broken {
@@ -167,6 +220,12 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+/// The suite's folder, which holds `labs/`, `shared/` and the workspace's `Cargo.toml`.
+fn suite_dir() -> PathBuf {
+    let labs = labs::labs_dir();
+    labs.parent().unwrap_or(&labs).to_path_buf()
 }
 
 /// The folder this program was built into, where the labs' binaries are too.
