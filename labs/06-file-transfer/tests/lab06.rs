@@ -493,6 +493,53 @@ fn a_file_swapped_for_its_md5_twin_is_caught_by_sha256() {
     assert_eq!(names_in(root.path()), Vec::<String>::new());
 }
 
+/// The check works the other way too: a server (here, the test itself)
+/// that sends a file whose trailer does not match gets one clear error from
+/// the client, and nothing is kept on the client's side.
+#[test]
+fn the_client_keeps_nothing_when_a_download_does_not_match_its_sha256() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let fake_server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let request: Request = frame::read_header(&mut stream).unwrap().unwrap();
+        assert_eq!(request, Request::get("report.txt"));
+        frame::write_frame(&mut stream, &Reply::ok(7), b"altered").unwrap();
+        let trailer = Trailer {
+            sha256: sha256(b"genuine"),
+            body_size: 0,
+        };
+        frame::write_frame(&mut stream, &trailer, b"").unwrap();
+        // The client says goodbye on the same connection.
+        let close: Request = frame::read_header(&mut stream).unwrap().unwrap();
+        assert_eq!(close.command, "close");
+        frame::write_frame(&mut stream, &Reply::ok(0), b"").unwrap();
+    });
+    let here = folder_with(&[("report.txt", b"my old copy")]);
+    let output = Command::new(CLIENT)
+        .args(["--port", &port.to_string(), "--quiet", "--dir"])
+        .arg(here.path())
+        .args(["get", "report.txt"])
+        .output()
+        .unwrap();
+    fake_server.join().unwrap();
+    assert!(!output.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "error: \"report.txt\" arrived damaged: its SHA-256 is {} but the server announced {}; \
+             nothing was kept (hint: get it again)\n",
+            sha256(b"altered"),
+            sha256(b"genuine")
+        )
+    );
+    assert_eq!(names_in(here.path()), ["report.txt"]);
+    assert_eq!(
+        fs::read(here.path().join("report.txt")).unwrap(),
+        b"my old copy"
+    );
+}
+
 /// A raw client stops in the middle of an upload, once with a reset and once
 /// with a clean close: no file appears, the old file of that name is intact,
 /// no temporary is left, and the server keeps serving.
