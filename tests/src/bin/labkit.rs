@@ -143,8 +143,9 @@ fn main() -> ExitCode {
                 let checks = grade::rubrics::rubric(&lab);
                 if !checks.is_empty() {
                     let path = grade::rubric_table_path(&lab);
-                    std::fs::write(&path, grade::report::rubric_table(&checks))
-                        .map_err(|err| Failure::io(format_args!("write {}", path.display()), &err))?;
+                    std::fs::write(&path, grade::report::rubric_table(&checks)).map_err(|err| {
+                        Failure::io(format_args!("write {}", path.display()), &err)
+                    })?;
                     writeln!(std::io::stdout(), "wrote {}", path.display())?;
                 }
                 let lines = demo::capture(&lab, &bin_dir).map_err(Failure::new)?;
@@ -381,6 +382,7 @@ fn proxy(args: ProxyArgs) -> Result<(), Failure> {
         max_chunk: args.max_chunk as usize,
         delay: std::time::Duration::from_millis(args.delay_ms),
         seed: args.seed,
+        log_errors: true,
     };
     labkit::proxy::serve(&listener, target, recut);
     Ok(())

@@ -60,9 +60,15 @@ pub fn text(lab: &str, outcomes: &[Outcome], reproduce: &dyn Fn(&str) -> String)
 /// The rubric of a lab as a Markdown table, for the book's chapter for
 /// instructors (generated, so the book cannot disagree with the grader).
 pub fn rubric_table(checks: &[super::Check]) -> String {
-    let mut out = String::from("| check | points | what it checks, and why it matters |\n|---|---|---|\n");
+    let mut out =
+        String::from("| check | points | what it checks, and why it matters |\n|---|---|---|\n");
     for check in checks {
-        out.push_str(&format!("| `{}` | {} | {} |\n", check.id, check.points, check.title.replace('|', "\\|")));
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            check.id,
+            check.points,
+            check.title.replace('|', "\\|")
+        ));
     }
     let total: u32 = checks.iter().map(|check| check.points).sum();
     out.push_str(&format!("| **total** | **{total}** | |\n"));

@@ -196,7 +196,7 @@ fn client_without_server(session: &mut Session) -> Result<(), Finding> {
 }
 
 /// Expected failures end in exactly one `error: …` line and no panic.
-fn expect_one_error_line(stderr: &str) -> Result<(), Finding> {
+pub(super) fn expect_one_error_line(stderr: &str) -> Result<(), Finding> {
     let errors = stderr
         .lines()
         .filter(|line| line.starts_with("error: "))

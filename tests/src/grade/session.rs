@@ -302,6 +302,7 @@ impl Session {
             max_chunk: 5,
             delay: pause,
             seed: 2026,
+            log_errors: false,
         };
         self.note(format!(
             "a proxy on {addr} relays to {target}, cutting the stream: {cut:?}"

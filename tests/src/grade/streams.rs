@@ -277,7 +277,7 @@ pub fn lab05() -> Vec<Check> {
         Check {
             id: "client-checks-crc",
             points: 5,
-            title: "the client does not accept a reply whose CRC-32 does not match its body",
+            title: "the client refuses a reply whose CRC-32 does not match its body, with one `error:` line",
             run: lab05_client_checks_crc,
         },
     ]
@@ -640,7 +640,7 @@ fn lab05_client_checks_crc(session: &mut Session) -> Result<(), Finding> {
         )
         .diagnosis("compute the CRC-32 of the body and compare it with the header's crc32"));
     }
-    Ok(())
+    super::rubrics::expect_one_error_line(&run.stderr)
 }
 
 #[cfg(test)]
