@@ -773,6 +773,7 @@ pub fn must_lose(lab_number: &str) -> &'static [&'static str] {
             "refuses-unknown-report",
             "survives-bad-frames",
             "client-through-proxy",
+            "client-checks-crc",
         ],
         _ => &[],
     }
