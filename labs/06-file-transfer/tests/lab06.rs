@@ -211,6 +211,7 @@ fn files_of_every_shape_go_up_and_come_back_byte_for_byte() {
 /// One session, many commands from stdin; the listing shows sizes and names
 /// and nothing that is not shared: no folder, hidden file, temporary, or
 /// link that leads out. A link to a shared file is listed.
+#[cfg(unix)] // symbolic links are made with a Unix call
 #[test]
 fn dir_lists_only_plain_shared_files_with_their_sizes() {
     let root = folder_with(&[
@@ -248,6 +249,7 @@ fn dir_lists_only_plain_shared_files_with_their_sizes() {
 /// by the server with one clear line; so are missing files, folders and a
 /// link that leads out of the root. The session goes on after each, and the
 /// exit status says that something failed.
+#[cfg(unix)] // symbolic links are made with a Unix call
 #[test]
 fn refused_names_are_one_clear_error_each_and_the_session_goes_on() {
     let root = folder_with(&[("hello.txt", b"hello\n")]);
@@ -448,8 +450,9 @@ fn a_wrong_sha256_stores_nothing_and_the_session_goes_on() {
     );
 }
 
-/// Two 128-byte blocks with the same MD5 (the collision published by Wang
-/// and Yu in 2004; `md5sum` prints 79054025255fb1a26e4bc422aef54eb4 for both).
+/// Two 128-byte blocks with the same MD5 (the collision published by
+/// Xiaoyun Wang and colleagues in 2004; `md5sum` prints
+/// 79054025255fb1a26e4bc422aef54eb4 for both).
 const MD5_TWINS: [&str; 2] = [
     "d131dd02c5e6eec4693d9a0698aff95c2fcab58712467eab4004583eb8fb7f89\
      55ad340609f4b30283e488832571415a085125e8f7cdc99fd91dbdf280373c5b\
