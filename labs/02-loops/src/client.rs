@@ -69,8 +69,8 @@ impl Conversation {
         let failure = Failure::io(format_args!("read the reply from {}", self.server), err);
         match err.kind() {
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => failure.hint(format!(
-                "no reply within {} s; a server that serves one client at a time is busy \
-                 until the client before you leaves (try --timeout for longer)",
+                "no reply within {} s: the server may be busy with other clients, serving one \
+                 at a time or at its --max-clients limit; --timeout sets a longer wait",
                 self.reply_timeout.as_secs_f64()
             )),
             _ => failure.hint("look at the server's log for the reason"),

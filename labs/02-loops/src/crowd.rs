@@ -28,6 +28,13 @@ pub struct Plan {
     pub connect_timeout: Duration,
 }
 
+/// The moments every client waits for (see [`run`]).
+struct Moments {
+    start: Barrier,
+    all_connected: Barrier,
+    all_done: Barrier,
+}
+
 /// What one client saw.
 struct ClientResult {
     connect_time: Result<Duration, io::Error>,
@@ -57,23 +64,22 @@ pub fn run(plan: &Plan) -> Report {
     // together), everyone connected (so the round trips are timed apart from
     // the connects), and everyone done (so that nobody hangs up early and
     // frees a place while others are still arriving).
-    let start = Arc::new(Barrier::new(plan.clients));
-    let all_connected = Arc::new(Barrier::new(plan.clients + 1));
-    let all_done = Arc::new(Barrier::new(plan.clients));
+    let moments = Arc::new(Moments {
+        start: Barrier::new(plan.clients),
+        all_connected: Barrier::new(plan.clients + 1),
+        all_done: Barrier::new(plan.clients),
+    });
     let handles: Vec<_> = (0..plan.clients)
         .map(|index| {
             let plan = plan.clone();
-            let [start, all_connected, all_done] =
-                [&start, &all_connected, &all_done].map(Arc::clone);
+            let moments = Arc::clone(&moments);
             thread::spawn(move || {
-                start.wait();
-                let result = one_client(&plan, index, &all_connected);
-                all_done.wait();
-                result
+                moments.start.wait();
+                one_client(&plan, index, &moments)
             })
         })
         .collect();
-    all_connected.wait();
+    moments.all_connected.wait();
     let round_trips_began = Instant::now();
     let mut report = Report {
         connect_times: Vec::new(),
@@ -102,29 +108,29 @@ pub fn run(plan: &Plan) -> Report {
     report
 }
 
-/// One client: connect, then the round trips, timing each.
-fn one_client(plan: &Plan, index: usize, all_connected: &Barrier) -> ClientResult {
+/// One client: connect, then the round trips, timing each; the connection
+/// stays open until every client is done.
+fn one_client(plan: &Plan, index: usize, moments: &Moments) -> ClientResult {
     let started = Instant::now();
     let connected = TcpStream::connect_timeout(&plan.server, plan.connect_timeout);
     let connect_time = started.elapsed();
-    all_connected.wait();
-    let mut stream = match connected {
-        Ok(stream) => stream,
-        Err(err) => {
-            return ClientResult {
-                connect_time: Err(err),
-                round_trip_times: Vec::new(),
-                error: None,
-            };
-        }
-    };
+    moments.all_connected.wait();
     let mut result = ClientResult {
         connect_time: Ok(connect_time),
         round_trip_times: Vec::with_capacity(plan.round_trips),
         error: None,
     };
-    if let Err(err) = round_trips(&mut stream, plan, index, &mut result.round_trip_times) {
-        result.error = Some(err);
+    match connected {
+        Ok(mut stream) => {
+            if let Err(err) = round_trips(&mut stream, plan, index, &mut result.round_trip_times) {
+                result.error = Some(err);
+            }
+            moments.all_done.wait();
+        }
+        Err(err) => {
+            result.connect_time = Err(err);
+            moments.all_done.wait();
+        }
     }
     result
 }

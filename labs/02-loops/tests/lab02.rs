@@ -255,7 +255,7 @@ fn a_tiny_backlog_stalls_connects_but_a_normal_one_does_not() {
         String::from_utf8(output.stdout).unwrap()
     };
     let nobody_waited =
-        "connects: 0 took 0.5 s or more (their SYN was dropped and sent again); 0 gave up";
+        "connects: 0 took 0.5 s or more (a dropped SYN is sent again after 1 s); 0 gave up";
 
     let tiny = connect_report("1");
     assert!(

@@ -134,7 +134,11 @@ impl Exchange {
                 .map_err(|err| Failure::io("switch the socket's blocking mode", &err))
         };
         nonblocking(true)?;
-        while self.socket.recv_from(&mut self.buffer).is_ok() {}
+        while let Ok((n, sender)) = self.socket.recv_from(&mut self.buffer) {
+            eprintln!(
+                "ignored a late datagram of {n} bytes from {sender} (the answer to an earlier try)"
+            );
+        }
         nonblocking(false)
     }
 }

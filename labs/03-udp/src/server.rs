@@ -27,6 +27,18 @@ impl Default for Settings {
     }
 }
 
+/// A datagram as text for the log, shortened past 60 characters: a 64 KB
+/// datagram on one log line helps nobody.
+fn preview(datagram: &[u8]) -> String {
+    let text = String::from_utf8_lossy(datagram);
+    if text.chars().count() <= 60 {
+        format!("{text:?}")
+    } else {
+        let start: String = text.chars().take(60).collect();
+        format!("{start:?}…")
+    }
+}
+
 /// Answers each datagram in capitals, to whoever sent it, until stopped.
 pub fn serve(socket: &UdpSocket, settings: &Settings) {
     // STARTER: loop: recv_from one datagram, send_to its sender in capitals; honour buffer_size and drop_every
@@ -56,8 +68,8 @@ pub fn serve(socket: &UdpSocket, settings: &Settings) {
             );
         } else {
             eprintln!(
-                "{sender}: datagram #{received}, {n} bytes: {:?}",
-                String::from_utf8_lossy(datagram)
+                "{sender}: datagram #{received}, {n} bytes: {}",
+                preview(datagram)
             );
         }
         if settings.drop_every > 0 && received % settings.drop_every == 0 {

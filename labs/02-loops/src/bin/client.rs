@@ -62,8 +62,9 @@ fn talk_from_stdin(conversation: &mut Conversation) -> Result<(), Failure> {
 /// Sends one message and prints its reply; skips empty messages.
 fn send_and_print(conversation: &mut Conversation, message: &str) -> Result<(), Failure> {
     // ANCHOR: skip_empty
-    // Writing 0 bytes sends nothing at all: the server would see no message
-    // and never answer, and we would wait for a reply that cannot come.
+    // Writing 0 bytes sends nothing at all: the server never sees such a
+    // message, so no reply will come. A client that then read "the reply"
+    // would wait forever, and ours would print one the server never sent.
     if message.is_empty() {
         return Ok(());
     }

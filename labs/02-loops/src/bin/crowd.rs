@@ -66,7 +66,7 @@ fn main() -> ExitCode {
             .count();
         writeln!(
             out,
-            "connects: {slow} took 0.5 s or more (their SYN was dropped and sent again); {} gave up after {} s",
+            "connects: {slow} took 0.5 s or more (a dropped SYN is sent again after 1 s); {} gave up after {} s",
             report.failed_connects,
             plan.connect_timeout.as_secs_f64()
         )?;
