@@ -31,6 +31,8 @@ pub struct Plan {
     /// How many times each transfer runs (after one warm-up round); the
     /// median and the best are reported.
     pub runs: usize,
+    /// How long the machine rests before each measured transfer.
+    pub settle: Duration,
     /// Where the temporary work folder goes.
     pub work_parent: PathBuf,
     /// Where `lab06-server` and `lab06-client` (and this program) are.
@@ -145,6 +147,10 @@ pub fn run(plan: &Plan) -> Result<(), Failure> {
         seconds: Vec::new(),
         peak_kib: None,
     };
+    let mut copy_and_sync = Measured {
+        seconds: Vec::new(),
+        peak_kib: None,
+    };
     let mut put = Measured {
         seconds: Vec::new(),
         peak_kib: None,
@@ -162,15 +168,20 @@ pub fn run(plan: &Plan) -> Result<(), Failure> {
         } else {
             say(&format!("run {round} of {}: copy, put, get", plan.runs))?;
         }
-        // Each run writes into an empty place, like the first one.
-        remove_if_there(&baseline.join("big.bin"))?;
-        remove_if_there(&served.join("big.bin"))?;
-        remove_if_there(&download.join("big.bin"))?;
-
+        make_room(&baseline.join("big.bin"), plan.settle)?;
         let seconds = baseline_copy(&source, &baseline.join("big.bin"))?;
         copy.record(round, seconds, None);
+        // Our transfers sync their file before the rename; the plain copy
+        // does not. Its sync is timed apart, for the table's second row,
+        // and keeps its unwritten data from landing in the next timing.
+        let started = Instant::now();
+        sync_path(&baseline.join("big.bin"))?;
+        copy_and_sync.record(round, seconds + started.elapsed().as_secs_f64(), None);
+
+        make_room(&served.join("big.bin"), plan.settle)?;
         let (seconds, peak) = run_client(&client_bin, &port, &upload, &["put", "big.bin"])?;
         put.record(round, seconds, peak);
+        make_room(&download.join("big.bin"), plan.settle)?;
         let (seconds, peak) = run_client(&client_bin, &port, &download, &["get", "big.bin"])?;
         get.record(round, seconds, peak);
         if fs::metadata(download.join("big.bin")).map(|m| m.len()).ok() != Some(plan.size) {
@@ -185,7 +196,12 @@ pub fn run(plan: &Plan) -> Result<(), Failure> {
     say("one more: the tutorials' way, the whole file read into memory, then sent")?;
     let naive_peak = naive_send(&plan.bin_dir.join("lab06-bench"), &source)?;
 
-    report(plan.size, &copy, &put, &get, server_peak, naive_peak)?;
+    report(
+        plan.size,
+        [&copy, &copy_and_sync, &put, &get],
+        server_peak,
+        naive_peak,
+    )?;
     say(&format!(
         "for scale: reading and hashing the file alone (SHA-256, one core): {hashing:.0} MB/s"
     ))
@@ -217,9 +233,7 @@ fn hash_rate(source: &Path) -> Result<f64, Failure> {
 /// Prints the results table.
 fn report(
     size: u64,
-    copy: &Measured,
-    put: &Measured,
-    get: &Measured,
+    [copy, copy_and_sync, put, get]: [&Measured; 4],
     server_peak: Option<u64>,
     naive_peak: Option<u64>,
 ) -> Result<(), Failure> {
@@ -254,6 +268,16 @@ fn report(
         "-",
         "-",
     ]))?;
+    let with_sync = copy_and_sync.median_mb_per_s(size);
+    say(&row([
+        "baseline + sync_all at the end",
+        &format!("{with_sync:.0}"),
+        &format!("{:.2}", with_sync / base),
+        &format!("{:.0}", copy_and_sync.best_mb_per_s(size)),
+        &format!("{:.2}", copy_and_sync.best_mb_per_s(size) / best_base),
+        "-",
+        "-",
+    ]))?;
     for (name, measured) in [("put", put), ("get", get)] {
         let rate = measured.median_mb_per_s(size);
         let best = measured.best_mb_per_s(size);
@@ -277,7 +301,12 @@ fn report(
         "-",
     ]))?;
     say("")?;
-    for (name, measured) in [("baseline", copy), ("put", put), ("get", get)] {
+    for (name, measured) in [
+        ("baseline", copy),
+        ("baseline + sync", copy_and_sync),
+        ("put", put),
+        ("get", get),
+    ] {
         say(&format!("{name} runs (MB/s): {}", measured.all_runs(size)))?;
     }
     let worst_ratio = put.median_mb_per_s(size).min(get.median_mb_per_s(size)) / base;
@@ -338,6 +367,32 @@ fn write_test_file(path: &Path, size: u64) -> io::Result<()> {
         left -= n as u64;
     }
     Ok(())
+}
+
+/// Deletes the file a transfer is about to write, just before it runs, and
+/// has the file system finish the deletion (freeing, and on some disks
+/// discarding, a gigabyte of blocks) off the clock. Just before, not at the
+/// start of the round: on a virtual machine, memory freed a few seconds
+/// earlier may have been handed back to the host, and touching it again is
+/// slow; memory freed a moment ago is not, so each transfer starts alike.
+fn make_room(path: &Path, settle: Duration) -> Result<(), Failure> {
+    // A pause first: the disk under a virtual machine may still be writing
+    // the previous gigabyte for a while after the sync returned, and the
+    // next transfer would pay for it.
+    thread::sleep(settle);
+    remove_if_there(path)?;
+    match path.parent() {
+        Some(folder) => sync_path(folder),
+        None => Ok(()),
+    }
+}
+
+/// Asks the operating system to put everything written to `path` (a file,
+/// or a folder's entries) on the disk now.
+fn sync_path(path: &Path) -> Result<(), Failure> {
+    File::open(path)
+        .and_then(|file| file.sync_all())
+        .map_err(|err| Failure::io(format_args!("sync {}", path.display()), &err))
 }
 
 fn remove_if_there(path: &Path) -> Result<(), Failure> {

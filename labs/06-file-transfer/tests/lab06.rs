@@ -901,7 +901,15 @@ fn by_default_the_server_shares_served_and_the_client_uses_the_current_folder() 
 fn the_benchmark_runs_on_a_small_file_and_cleans_up() {
     let work = tempfile::tempdir().unwrap();
     let output = assert_cmd::Command::new(BENCH)
-        .args(["--size", "2MiB", "--runs", "1", "--work-dir"])
+        .args([
+            "--size",
+            "2MiB",
+            "--runs",
+            "1",
+            "--settle",
+            "0.01",
+            "--work-dir",
+        ])
         .arg(work.path())
         .timeout(Duration::from_secs(60))
         .output()

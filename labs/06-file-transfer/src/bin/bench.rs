@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use lab06_file_transfer::bench::{self, Plan};
@@ -23,6 +24,11 @@ struct Args {
     /// How many times to run each transfer (the median is reported)
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
     runs: u16,
+
+    /// Seconds to rest before each measured transfer, so that the disk has
+    /// finished writing the previous one
+    #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = shared::cli::seconds)]
+    settle: Duration,
 
     /// Where to put the temporary test folder (deleted at the end)
     #[arg(long, value_name = "DIR", default_value_os_t = std::env::temp_dir())]
@@ -46,6 +52,7 @@ fn main() -> ExitCode {
         bench::run(&Plan {
             size: args.size,
             runs: usize::from(args.runs),
+            settle: args.settle,
             work_parent: args.work_dir,
             bin_dir,
         })
