@@ -223,15 +223,23 @@ fn bad_frames_get_an_error_reply_and_the_server_keeps_serving() {
         assert!(reason.contains(expected), "sent {wire:?}, got {reason:?}");
     }
     client(CLIENT, &server).arg("empty").assert().success();
+    // The server logs each bad frame once it has closed that connection,
+    // which can be after our client is done: wait for the lines, not a time.
+    let logged_bad_frames = |log: &[String]| {
+        log.iter()
+            .filter(|line| {
+                line.contains(": bad frame: ")
+                    && line.ends_with("sent an error reply and closed the connection")
+            })
+            .count()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while logged_bad_frames(&server.stderr()) < cases.len() && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let log = server.stop();
-    let bad = log
-        .iter()
-        .filter(|line| {
-            line.contains(": bad frame: ")
-                && line.ends_with("sent an error reply and closed the connection")
-        })
-        .count();
-    assert_eq!(bad, cases.len(), "{log:#?}");
+    assert_eq!(logged_bad_frames(&log), cases.len(), "{log:#?}");
 }
 
 /// An end of stream inside a frame is told apart from a clean end between

@@ -12,8 +12,10 @@
 //! - [`fixtures`]: broken programs that prove each check catches its bug.
 //! - [`streams`]: the rubrics of labs 04 and 05, whose server checks go
 //!   through the re-cutting proxy.
+//! - [`files`]: the rubric of lab 06, file transfer.
 //! - [`report`]: the text report and Gradescope's `results.json`.
 
+pub mod files;
 pub mod fixtures;
 pub mod report;
 pub mod rubrics;
@@ -103,7 +105,10 @@ pub fn grade(
         .into_iter()
         .filter(|check| only.is_none_or(|id| id == check.id))
         .map(|check| {
-            let session = Session::new(subject.clone(), reference.clone());
+            let mut session = Session::new(subject.clone(), reference.clone());
+            if let Some(option) = rubrics::server_folder_option(lab) {
+                session = session.with_server_folder(option);
+            }
             thread::spawn(move || run_check(&check, session))
         })
         .collect();

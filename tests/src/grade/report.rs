@@ -20,7 +20,7 @@ pub fn text(lab: &str, outcomes: &[Outcome], reproduce: &dyn Fn(&str) -> String)
     for outcome in outcomes {
         let mark = if outcome.passed() { "PASS" } else { "FAIL" };
         out.push_str(&format!(
-            "{mark} {:>3}/{:<3} {:<24} {}\n",
+            "{mark} {:>3}/{:<3} {:<26} {}\n",
             outcome.score(),
             outcome.points,
             outcome.id,

@@ -136,8 +136,19 @@ pub fn rubric(lab: &Lab) -> Vec<Check> {
             .into_iter()
             .chain(super::streams::lab05())
             .collect(),
+        "06" => [LISTENING_LINE, BUSY_PORT, CLIENT_WITHOUT_SERVER]
+            .into_iter()
+            .chain(super::files::lab06())
+            .collect(),
         _ => Vec::new(),
     }
+}
+
+/// The option naming the folder a lab's server serves, for labs that have one:
+/// every server a check starts gets a scratch folder unless the check gives it
+/// its own, so grading never creates a folder where it runs.
+pub fn server_folder_option(lab: &Lab) -> Option<&'static str> {
+    (lab.number == "06").then_some("--root")
 }
 
 /// The contract's first promise, checked for every lab.

@@ -63,6 +63,10 @@ pub struct Session {
     reference: Subject,
     transcript: Arc<Mutex<Vec<String>>>,
     servers: Vec<Server>,
+    /// For labs whose server serves a folder: the option that names it
+    /// (`--root`) and a scratch folder to give servers that were not given
+    /// one, so that no check makes a folder where the grader happens to run.
+    folder: Option<(&'static str, tempfile::TempDir)>,
 }
 
 impl Session {
@@ -73,7 +77,30 @@ impl Session {
             reference,
             transcript: Arc::new(Mutex::new(Vec::new())),
             servers: Vec::new(),
+            folder: None,
         }
+    }
+
+    /// Gives every server started without `option` (such as `--root`) a
+    /// scratch folder of this check's own.
+    pub fn with_server_folder(mut self, option: &'static str) -> Session {
+        self.folder = tempfile::Builder::new()
+            .prefix("labkit-scratch-")
+            .tempdir()
+            .ok()
+            .map(|dir| (option, dir));
+        self
+    }
+
+    /// A session for a helper thread of a check: it can talk to programs
+    /// the check already started, and its notes go nowhere (many threads
+    /// writing at once would only make the transcript unreadable).
+    pub fn detached() -> Session {
+        let nobody = Subject {
+            server: String::new(),
+            client: String::new(),
+        };
+        Session::new(nobody.clone(), nobody)
     }
 
     /// Adds a `[grader] …` line to the transcript.
@@ -117,7 +144,9 @@ impl Session {
     }
 
     fn start(&mut self, command: &str, args: &[&str], who: &str) -> Result<SocketAddr, Finding> {
+        let scratch = self.scratch_folder_args(args);
         let mut full: Vec<&str> = args.to_vec();
+        full.extend(scratch.iter().map(String::as_str));
         full.extend(["--port", "0"]);
         self.note(format!("starting: {}", shown(command, &full)));
         let transcript = Arc::clone(&self.transcript);
@@ -177,11 +206,28 @@ impl Session {
         self.run_once(&command, args, stdin, timeout, "client")
     }
 
-    /// Runs the student's server with exactly `args`, expecting it to exit
-    /// by itself (a server that cannot bind, say).
+    /// Runs the student's server with exactly `args` (and a scratch folder if
+    /// its lab needs one), expecting it to exit by itself (a server that
+    /// cannot bind, say).
     pub fn run_server_once(&self, args: &[&str], timeout: Duration) -> Result<ClientRun, Finding> {
         let command = self.subject.server.clone();
-        self.run_once(&command, args, "", timeout, "second server")
+        let scratch = self.scratch_folder_args(args);
+        let mut full: Vec<&str> = args.to_vec();
+        full.extend(scratch.iter().map(String::as_str));
+        self.run_once(&command, &full, "", timeout, "second server")
+    }
+
+    /// `--root SCRATCH` when this lab's servers need a folder and `args` names none.
+    fn scratch_folder_args(&self, args: &[&str]) -> Vec<String> {
+        match &self.folder {
+            Some((option, dir)) if !args.contains(option) => {
+                vec![
+                    option.to_string(),
+                    dir.path().to_string_lossy().into_owned(),
+                ]
+            }
+            _ => Vec::new(),
+        }
     }
 
     fn run_once(

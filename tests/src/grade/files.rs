@@ -1,0 +1,697 @@
+//! The rubric of lab 06: file transfer over lab 05's frames.
+//!
+//! Each check gives the server a fresh folder of its own (`--root`) and the
+//! client one too (`--dir`), and looks at those folders afterwards: a check
+//! can then see that a refused or broken transfer left nothing behind.
+
+use std::io::Write;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::Check;
+use super::session::{Finding, Session, preview, read_exactly};
+use crate::proxy::Cut;
+
+/// Lab 06's own checks.
+pub fn lab06() -> Vec<Check> {
+    vec![
+        Check {
+            id: "dir-lists-files",
+            points: 10,
+            title: "`dir` lists the plain files of the folder with their sizes, sorted, and nothing else",
+            run: dir_lists_files,
+        },
+        Check {
+            id: "get-every-byte",
+            points: 15,
+            title: "`get` sends a file with every byte value, whole, followed by its SHA-256, even cut at random",
+            run: get_every_byte,
+        },
+        Check {
+            id: "put-is-stored",
+            points: 15,
+            title: "`put` stores the file under its name only once its SHA-256 matches, and says `ok` with the digest",
+            run: put_is_stored,
+        },
+        Check {
+            id: "refuses-unsafe-names",
+            points: 15,
+            title: "refuses `..`, absolute paths, separators and a link that leads outside, and the session goes on",
+            run: refuses_unsafe_names,
+        },
+        Check {
+            id: "missing-file",
+            points: 5,
+            title: "a `get` of a file that is not there is an error reply, and the session goes on",
+            run: missing_file,
+        },
+        Check {
+            id: "bad-digest-keeps-nothing",
+            points: 10,
+            title: "a `put` whose SHA-256 does not match is refused and the old file stays exactly as it was",
+            run: bad_digest_keeps_nothing,
+        },
+        Check {
+            id: "cut-upload-keeps-nothing",
+            points: 10,
+            title: "an upload cut off halfway leaves no file under its name, and the server serves the next client",
+            run: cut_upload_keeps_nothing,
+        },
+        Check {
+            id: "too-large",
+            points: 5,
+            title: "a `put` larger than the limit (4 GiB by default) is refused before any byte is sent",
+            run: too_large,
+        },
+        Check {
+            id: "clients-at-once",
+            points: 10,
+            title: "eight clients downloading and uploading at the same time all get and store the right bytes",
+            run: clients_at_once,
+        },
+        Check {
+            id: "client-get-and-put",
+            points: 10,
+            title: "the client's `get NAME` and `put PATH` move files intact, through a stream cut at random",
+            run: client_get_and_put,
+        },
+        Check {
+            id: "client-checks-digest",
+            points: 5,
+            title: "the client keeps nothing of a download whose SHA-256 does not match, and says so in one `error:` line",
+            run: client_checks_digest,
+        },
+    ]
+}
+
+/// A folder of the check's own, removed when the check ends.
+struct Folder(tempfile::TempDir);
+
+impl Folder {
+    fn new(session: &Session, role: &str) -> Result<Folder, Finding> {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("labkit-{role}-"))
+            .tempdir()
+            .map_err(|err| Finding::new("a temporary folder", err.to_string()))?;
+        session.note(format!("the {role}'s folder is {}", dir.path().display()));
+        Ok(Folder(dir))
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+
+    fn arg(&self) -> String {
+        self.path().to_string_lossy().into_owned()
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, Finding> {
+        let path = self.path().join(name);
+        std::fs::write(&path, bytes).map_err(|err| Finding::new("a test file", err.to_string()))?;
+        Ok(path)
+    }
+
+    /// The names in the folder that do not start with a dot.
+    fn visible_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .filter(|name| !name.starts_with('.'))
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+/// Bytes that cover every value, in an order that is not a simple count.
+fn every_byte_value(len: usize) -> Vec<u8> {
+    (0..len).map(|i| ((i * 7919) % 256) as u8).collect()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// One frame: the 4-byte big-endian header length, the JSON header, the body.
+fn frame(header: &Value, body: &[u8]) -> Vec<u8> {
+    let header = header.to_string().into_bytes();
+    let mut bytes = (header.len() as u32).to_be_bytes().to_vec();
+    bytes.extend_from_slice(&header);
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+fn send(stream: &mut TcpStream, bytes: &[u8]) -> Result<(), Finding> {
+    stream
+        .write_all(bytes)
+        .map_err(|err| Finding::new("the bytes can be sent", err.to_string()))
+}
+
+/// Reads one frame's header, and its body when it has one.
+fn read_frame(session: &Session, stream: &mut TcpStream) -> Result<(Value, Vec<u8>), Finding> {
+    let short = |part: &'static str| {
+        move |seen: super::session::ShortRead| {
+            Finding::new(format!("a frame's {part}"), seen.to_string()).diagnosis(seen.diagnosis())
+        }
+    };
+    let prefix = read_exactly(stream, 4).map_err(short("length prefix"))?;
+    let length = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
+    if length == 0 || length > 65_536 {
+        return Err(
+            Finding::new("a header length from 1 to 65536", length.to_string())
+                .diagnosis("is the length sent big-endian (network order)?"),
+        );
+    }
+    let header = read_exactly(stream, length as usize).map_err(short("header"))?;
+    let header: Value = serde_json::from_slice(&header)
+        .map_err(|err| Finding::new("a JSON header", format!("{err}: {:?}", preview(&header))))?;
+    let size = header["body_size"]
+        .as_u64()
+        .ok_or_else(|| Finding::new("a numeric body_size", header.to_string()))?;
+    if size > 64 << 20 {
+        return Err(Finding::new(
+            "a body the size the grader expects",
+            size.to_string(),
+        ));
+    }
+    let body = read_exactly(stream, size as usize).map_err(short("body"))?;
+    session.note(format!("got {header} and {} body bytes", body.len()));
+    Ok((header, body))
+}
+
+/// Sends a request frame and reads the reply frame.
+fn request(
+    session: &Session,
+    stream: &mut TcpStream,
+    header: Value,
+) -> Result<(Value, Vec<u8>), Finding> {
+    session.note(format!("sending {header}"));
+    send(stream, &frame(&header, b""))?;
+    read_frame(session, stream)
+}
+
+fn expect_status(reply: &Value, status: &str) -> Result<(), Finding> {
+    if reply["status"] == status {
+        Ok(())
+    } else {
+        Err(Finding::new(
+            format!("a reply with status {status:?}"),
+            reply.to_string(),
+        ))
+    }
+}
+
+/// A whole `put` of `bytes` as `name`, with the trailer digest `digest`.
+fn put(
+    session: &Session,
+    stream: &mut TcpStream,
+    name: &str,
+    bytes: &[u8],
+    digest: &str,
+) -> Result<Value, Finding> {
+    let (ready, _) = request(
+        session,
+        stream,
+        json!({"command": "put", "name": name, "size": bytes.len(), "body_size": 0}),
+    )?;
+    expect_status(&ready, "ready")?;
+    send(stream, &frame(&json!({"body_size": bytes.len()}), bytes))?;
+    send(
+        stream,
+        &frame(&json!({"sha256": digest, "body_size": 0}), b""),
+    )?;
+    let (done, _) = read_frame(session, stream)?;
+    Ok(done)
+}
+
+/// A whole `get` of `name`: the reply, the body and the trailer's digest.
+fn get(
+    session: &Session,
+    stream: &mut TcpStream,
+    name: &str,
+) -> Result<(Value, Vec<u8>, Option<String>), Finding> {
+    let (reply, body) = request(
+        session,
+        stream,
+        json!({"command": "get", "name": name, "body_size": 0}),
+    )?;
+    if reply["status"] != "ok" {
+        return Ok((reply, body, None));
+    }
+    let (trailer, _) = read_frame(session, stream)?;
+    let digest = trailer["sha256"].as_str().map(str::to_string);
+    Ok((reply, body, digest))
+}
+
+/// The server on a fresh folder that holds `files`.
+fn server_with(
+    session: &mut Session,
+    files: &[(&str, &[u8])],
+) -> Result<(Folder, SocketAddr), Finding> {
+    let root = Folder::new(session, "server")?;
+    for (name, bytes) in files {
+        root.write(name, bytes)?;
+    }
+    let addr = session.start_server(&["--root", &root.arg()])?;
+    Ok((root, addr))
+}
+
+fn dir_lists_files(session: &mut Session) -> Result<(), Finding> {
+    let root = Folder::new(session, "server")?;
+    root.write("b.bin", &[0, 1, 2])?;
+    root.write("a.txt", b"hello")?;
+    root.write(".hidden", b"secret")?;
+    std::fs::create_dir(root.path().join("folder"))
+        .map_err(|err| Finding::new("a sub-folder", err.to_string()))?;
+    let addr = session.start_server(&["--root", &root.arg()])?;
+    let mut stream = session.connect(addr)?;
+    let (reply, body) = request(
+        session,
+        &mut stream,
+        json!({"command": "dir", "body_size": 0}),
+    )?;
+    expect_status(&reply, "ok")?;
+    let listing: Value = serde_json::from_slice(&body).map_err(|err| {
+        Finding::new(
+            "a JSON array as the body",
+            format!("{err}: {:?}", preview(&body)),
+        )
+    })?;
+    let expected = json!([{"name": "a.txt", "size": 5}, {"name": "b.bin", "size": 3}]);
+    if listing != expected {
+        return Err(
+            Finding::new(expected.to_string(), listing.to_string()).diagnosis(
+                "list plain files only, sorted by name, without names starting with a dot",
+            ),
+        );
+    }
+    Ok(())
+}
+
+fn get_every_byte(session: &mut Session) -> Result<(), Finding> {
+    let content = every_byte_value(300_000);
+    let (_root, addr) = server_with(session, &[("every byte.bin", &content)])?;
+    let proxy = session.proxy(addr, Cut::Random, Duration::ZERO)?;
+    let mut stream = session.connect(proxy)?;
+    let (reply, body, digest) = get(session, &mut stream, "every byte.bin")?;
+    expect_status(&reply, "ok")?;
+    if body != content {
+        return Err(Finding::new(
+            "the file's 300000 bytes, unchanged",
+            format!("{} bytes that differ", body.len()),
+        ));
+    }
+    if digest.as_deref() != Some(sha256_hex(&content).as_str()) {
+        return Err(Finding::new(
+            format!("a trailer with sha256 {}", sha256_hex(&content)),
+            format!("{digest:?}"),
+        ));
+    }
+    Ok(())
+}
+
+fn put_is_stored(session: &mut Session) -> Result<(), Finding> {
+    let (root, addr) = server_with(session, &[])?;
+    let content = every_byte_value(100_000);
+    let digest = sha256_hex(&content);
+    let proxy = session.proxy(addr, Cut::Random, Duration::ZERO)?;
+    let mut stream = session.connect(proxy)?;
+    let done = put(session, &mut stream, "upload é.bin", &content, &digest)?;
+    expect_status(&done, "ok")?;
+    if done["sha256"] != digest.as_str() {
+        return Err(Finding::new(
+            format!("sha256 {digest} in the `ok`"),
+            done.to_string(),
+        ));
+    }
+    let stored = std::fs::read(root.path().join("upload é.bin"))
+        .map_err(|err| Finding::new("the file stored under its name", err.to_string()))?;
+    if stored != content {
+        return Err(Finding::new(
+            "the stored file equal to what was sent",
+            format!("{} bytes that differ", stored.len()),
+        ));
+    }
+    Ok(())
+}
+
+fn refuses_unsafe_names(session: &mut Session) -> Result<(), Finding> {
+    let outside = Folder::new(session, "outside")?;
+    let secret = outside.write("secret.txt", b"not yours")?;
+    let (root, addr) = server_with(session, &[("fine.txt", b"fine")])?;
+    std::os::unix::fs::symlink(&secret, root.path().join("link.txt"))
+        .map_err(|err| Finding::new("a symlink", err.to_string()))?;
+    let mut stream = session.connect(addr)?;
+    let escape = format!(
+        "../{}/secret.txt",
+        outside
+            .path()
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+    );
+    let absolute = secret.to_string_lossy().into_owned();
+    for name in [
+        escape.as_str(),
+        absolute.as_str(),
+        "..",
+        "sub/fine.txt",
+        "link.txt",
+    ] {
+        let (reply, body, _) = get(session, &mut stream, name)?;
+        if reply["status"] != "error" || !body.is_empty() {
+            return Err(Finding::new(format!("an error reply for get {name:?}"), reply.to_string())
+                .diagnosis("only plain names inside the served folder may be read: check the name, then where it resolves"));
+        }
+    }
+    let (reply, _) = request(
+        session,
+        &mut stream,
+        json!({"command": "put", "name": "../escaped.txt", "size": 1, "body_size": 0}),
+    )?;
+    expect_status(&reply, "error")?;
+    if outside
+        .path()
+        .parent()
+        .is_some_and(|parent| parent.join("escaped.txt").exists())
+    {
+        return Err(Finding::new(
+            "nothing written outside the folder",
+            "escaped.txt was written",
+        ));
+    }
+    let (reply, body, _) = get(session, &mut stream, "fine.txt")
+        .map_err(|finding| finding.diagnosis("after a refusal the session goes on"))?;
+    expect_status(&reply, "ok")?;
+    if body != b"fine" {
+        return Err(Finding::new(
+            "the file \"fine\"",
+            format!("{:?}", preview(&body)),
+        ));
+    }
+    Ok(())
+}
+
+fn missing_file(session: &mut Session) -> Result<(), Finding> {
+    let (_root, addr) = server_with(session, &[("here.txt", b"here")])?;
+    let mut stream = session.connect(addr)?;
+    let (reply, _, _) = get(session, &mut stream, "not-here.txt")?;
+    expect_status(&reply, "error")?;
+    let (reply, body, _) = get(session, &mut stream, "here.txt")?;
+    expect_status(&reply, "ok")?;
+    (body == b"here")
+        .then_some(())
+        .ok_or_else(|| Finding::new("the file \"here\"", format!("{:?}", preview(&body))))
+}
+
+fn bad_digest_keeps_nothing(session: &mut Session) -> Result<(), Finding> {
+    let (root, addr) = server_with(session, &[("report.txt", b"the old report")])?;
+    let mut stream = session.connect(addr)?;
+    let wrong = sha256_hex(b"something else");
+    let done = put(
+        session,
+        &mut stream,
+        "report.txt",
+        b"a damaged new report",
+        &wrong,
+    )?;
+    expect_status(&done, "error")?;
+    let kept = std::fs::read(root.path().join("report.txt")).unwrap_or_default();
+    if kept != b"the old report" {
+        return Err(
+            Finding::new("the old report, untouched", format!("{:?}", preview(&kept))).diagnosis(
+                "write to a temporary file and rename it into place only after the digests match",
+            ),
+        );
+    }
+    let names = root.visible_names();
+    if names != ["report.txt"] {
+        return Err(Finding::new(
+            "only report.txt in the folder",
+            format!("{names:?}"),
+        ));
+    }
+    Ok(())
+}
+
+fn cut_upload_keeps_nothing(session: &mut Session) -> Result<(), Finding> {
+    let (root, addr) = server_with(session, &[("old.bin", b"old and whole")])?;
+    let mut stream = session.connect(addr)?;
+    let (ready, _) = request(
+        session,
+        &mut stream,
+        json!({"command": "put", "name": "old.bin", "size": 1_000_000, "body_size": 0}),
+    )?;
+    expect_status(&ready, "ready")?;
+    send(
+        &mut stream,
+        &frame(&json!({"body_size": 1_000_000}), &every_byte_value(400_000)),
+    )?;
+    session.note("sent 400000 of 1000000 bytes; now the client goes away");
+    let _ = stream.shutdown(Shutdown::Both);
+    drop(stream);
+    let mut next = session.connect(addr)?;
+    let (reply, body) = request(
+        session,
+        &mut next,
+        json!({"command": "dir", "body_size": 0}),
+    )?;
+    expect_status(&reply, "ok")?;
+    let listing: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let old_entry = json!({"name": "old.bin", "size": 13});
+    if !listing
+        .as_array()
+        .is_some_and(|entries| entries.contains(&old_entry))
+    {
+        return Err(Finding::new(
+            "old.bin listed with its old size, 13 bytes",
+            listing.to_string(),
+        ));
+    }
+    let kept = std::fs::read(root.path().join("old.bin")).unwrap_or_default();
+    if kept != b"old and whole" {
+        return Err(
+            Finding::new("the old file, untouched", format!("{} bytes", kept.len()))
+                .diagnosis("a transfer that breaks off must leave the old file as it was"),
+        );
+    }
+    Ok(())
+}
+
+fn too_large(session: &mut Session) -> Result<(), Finding> {
+    let (root, addr) = server_with(session, &[])?;
+    let mut stream = session.connect(addr)?;
+    let size = 4_294_967_297u64;
+    let (reply, _) = request(
+        session,
+        &mut stream,
+        json!({"command": "put", "name": "huge.bin", "size": size, "body_size": 0}),
+    )?;
+    expect_status(&reply, "error")?;
+    if !root.visible_names().is_empty() {
+        return Err(Finding::new(
+            "nothing stored",
+            format!("{:?}", root.visible_names()),
+        ));
+    }
+    let (reply, _) = request(
+        session,
+        &mut stream,
+        json!({"command": "dir", "body_size": 0}),
+    )?;
+    expect_status(&reply, "ok")
+}
+
+fn clients_at_once(session: &mut Session) -> Result<(), Finding> {
+    let files: Vec<(String, Vec<u8>)> = (0..4)
+        .map(|i| {
+            (
+                format!("shared-{i}.bin"),
+                every_byte_value(50_000 + i * 1000),
+            )
+        })
+        .collect();
+    let borrowed: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(name, bytes)| (name.as_str(), bytes.as_slice()))
+        .collect();
+    let (root, addr) = server_with(session, &borrowed)?;
+    session.note("4 clients download and 4 upload, all connected at the same time");
+    let mut streams = Vec::new();
+    for _ in 0..8 {
+        streams.push(session.connect(addr)?);
+    }
+    let runs: Vec<_> = streams
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut stream)| {
+            let wanted = files.get(i).cloned();
+            thread::spawn(move || -> Result<(), String> {
+                let quiet = Session::detached();
+                match wanted {
+                    Some((name, bytes)) => {
+                        let (reply, body, digest) =
+                            get(&quiet, &mut stream, &name).map_err(|f| f.seen)?;
+                        (reply["status"] == "ok"
+                            && body == bytes
+                            && digest == Some(sha256_hex(&bytes)))
+                        .then_some(())
+                        .ok_or(format!("client {i}: get {name} came back wrong"))
+                    }
+                    None => {
+                        let bytes = every_byte_value(60_000 + i);
+                        let done = put(
+                            &quiet,
+                            &mut stream,
+                            &format!("upload-{i}.bin"),
+                            &bytes,
+                            &sha256_hex(&bytes),
+                        )
+                        .map_err(|f| f.seen)?;
+                        (done["status"] == "ok")
+                            .then_some(())
+                            .ok_or(format!("client {i}: put refused: {done}"))
+                    }
+                }
+            })
+        })
+        .collect();
+    for run in runs {
+        run.join()
+            .map_err(|_| Finding::new("every client finishes", "a client thread panicked"))?
+            .map_err(|seen| Finding::new("every transfer intact", seen))?;
+    }
+    for i in 4..8 {
+        let stored = std::fs::read(root.path().join(format!("upload-{i}.bin"))).unwrap_or_default();
+        if stored != every_byte_value(60_000 + i) {
+            return Err(Finding::new(
+                format!("upload-{i}.bin stored intact"),
+                format!("{} bytes", stored.len()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn client_get_and_put(session: &mut Session) -> Result<(), Finding> {
+    let content = every_byte_value(200_000);
+    let (root, addr) = server_with_reference(session, &[("from server.bin", &content)])?;
+    let proxy = session.proxy(addr, Cut::Random, Duration::ZERO)?;
+    let mine = Folder::new(session, "client")?;
+    let upload = every_byte_value(150_001);
+    mine.write("to server.bin", &upload)?;
+    let dir = mine.arg();
+    for command in [["get", "from server.bin"], ["put", "to server.bin"]] {
+        let run = session.run_client(
+            proxy,
+            &["--dir", &dir, "--quiet", command[0], command[1]],
+            "",
+            Duration::from_secs(20),
+        )?;
+        if !run.success {
+            return Err(Finding::new(
+                format!("`{} {}` succeeds", command[0], command[1]),
+                "a non-zero exit status",
+            ));
+        }
+    }
+    let got = std::fs::read(mine.path().join("from server.bin")).unwrap_or_default();
+    if got != content {
+        return Err(Finding::new(
+            "the downloaded file equal to the server's",
+            format!("{} bytes", got.len()),
+        ));
+    }
+    let stored = std::fs::read(root.path().join("to server.bin")).unwrap_or_default();
+    if stored != upload {
+        return Err(Finding::new(
+            "the uploaded file stored intact",
+            format!("{} bytes", stored.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// Our reference server on a fresh folder that holds `files`.
+fn server_with_reference(
+    session: &mut Session,
+    files: &[(&str, &[u8])],
+) -> Result<(Folder, SocketAddr), Finding> {
+    let root = Folder::new(session, "server")?;
+    for (name, bytes) in files {
+        root.write(name, bytes)?;
+    }
+    let addr = session.start_reference_server(&["--root", &root.arg()])?;
+    Ok((root, addr))
+}
+
+fn client_checks_digest(session: &mut Session) -> Result<(), Finding> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .map_err(|err| Finding::new("a port for the grader's server", err.to_string()))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|err| Finding::new("the grader's address", err.to_string()))?;
+    session.note(format!(
+        "the grader plays the server on {addr}: its file's trailer carries a wrong sha256"
+    ));
+    thread::spawn(move || {
+        let Ok((mut conn, _)) = listener.accept() else {
+            return;
+        };
+        let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+        let quiet = Session::detached();
+        // The first request is the get; anything after it (a `close`) is
+        // simply answered `ok`, so the client is never kept waiting.
+        let mut first = true;
+        while read_frame(&quiet, &mut conn).is_ok() {
+            let reply = if first {
+                let content = b"these bytes were damaged on the way";
+                let wrong = sha256_hex(b"the original bytes");
+                let mut bytes = frame(
+                    &json!({"status": "ok", "body_size": content.len()}),
+                    content,
+                );
+                bytes.extend(frame(&json!({"sha256": wrong, "body_size": 0}), b""));
+                bytes
+            } else {
+                frame(&json!({"status": "ok", "body_size": 0}), b"")
+            };
+            first = false;
+            if conn.write_all(&reply).is_err() {
+                return;
+            }
+        }
+    });
+    let mine = Folder::new(session, "client")?;
+    let run = session.run_client(
+        addr,
+        &["--dir", &mine.arg(), "--quiet", "get", "damaged.txt"],
+        "",
+        Duration::from_secs(10),
+    )?;
+    if run.success {
+        return Err(Finding::new(
+            "a non-zero exit status: the download was damaged",
+            "exit status 0",
+        ));
+    }
+    super::rubrics::expect_one_error_line(&run.stderr)?;
+    let names = mine.visible_names();
+    if !names.is_empty() {
+        return Err(
+            Finding::new("nothing kept in the client's folder", format!("{names:?}"))
+                .diagnosis("write to a temporary file and rename it only after the digests match"),
+        );
+    }
+    Ok(())
+}
