@@ -33,7 +33,14 @@ build:
 
 # Run every test, then check that the book builds and its code listings resolve
 test: build
-    cargo test --workspace
+    @# cargo-nextest runs the labs' test programs side by side (about 4 times faster
+    @# here); plain cargo test runs them one after another, and works everywhere.
+    @if cargo nextest --version >/dev/null 2>&1; then \
+        cargo nextest run --workspace --test-threads 8 --no-fail-fast; \
+    else \
+        echo "(cargo-nextest is not installed: running cargo test, which takes longer)"; \
+        cargo test --workspace; \
+    fi
     target/debug/labkit check-book book/src
     @just _mdbook build book
 

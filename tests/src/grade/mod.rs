@@ -101,11 +101,32 @@ pub fn grade(
     reference: &Subject,
     only: Option<&str>,
 ) -> Vec<Outcome> {
+    grade_checks(lab, subject, reference, session::STARTUP_TIMEOUT, |check| {
+        only.is_none_or(|id| id == check.id)
+    })
+}
+
+/// Whether a check exercises the client (its name starts with `client-`);
+/// every other check exercises the server.
+pub fn checks_the_client(check: &Check) -> bool {
+    check.id.starts_with("client-")
+}
+
+/// Runs the checks of `lab`'s rubric that `wanted` picks, allowing servers
+/// `startup_timeout` to print their listening line.
+pub fn grade_checks(
+    lab: &Lab,
+    subject: &Subject,
+    reference: &Subject,
+    startup_timeout: std::time::Duration,
+    wanted: impl Fn(&Check) -> bool,
+) -> Vec<Outcome> {
     let runs: Vec<_> = rubrics::rubric(lab)
         .into_iter()
-        .filter(|check| only.is_none_or(|id| id == check.id))
+        .filter(|check| wanted(check))
         .map(|check| {
-            let mut session = Session::new(subject.clone(), reference.clone());
+            let mut session = Session::new(subject.clone(), reference.clone())
+                .with_startup_timeout(startup_timeout);
             if let Some(option) = rubrics::server_folder_option(lab) {
                 session = session.with_server_folder(option);
             }

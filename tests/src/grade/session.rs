@@ -67,6 +67,8 @@ pub struct Session {
     /// (`--root`) and a scratch folder to give servers that were not given
     /// one, so that no check makes a folder where the grader happens to run.
     folder: Option<(&'static str, tempfile::TempDir)>,
+    /// How long a server may take to print its listening line.
+    startup_timeout: Duration,
 }
 
 impl Session {
@@ -78,7 +80,16 @@ impl Session {
             transcript: Arc::new(Mutex::new(Vec::new())),
             servers: Vec::new(),
             folder: None,
+            startup_timeout: STARTUP_TIMEOUT,
         }
+    }
+
+    /// Allows servers `timeout` to print their listening line. The suite's
+    /// own tests grade many programs at once on a small machine, where a
+    /// Python server can take longer than [`STARTUP_TIMEOUT`] just to start.
+    pub fn with_startup_timeout(mut self, timeout: Duration) -> Session {
+        self.startup_timeout = timeout;
+        self
     }
 
     /// Gives every server started without `option` (such as `--root`) a
@@ -156,7 +167,8 @@ impl Session {
                 lines.push(format!("{label}{line}"));
             }
         });
-        match Server::start_command_with(shell(command, &full), tee, STARTUP_TIMEOUT) {
+        let startup_timeout = self.startup_timeout;
+        match Server::start_command_with(shell(command, &full), tee, startup_timeout) {
             Ok(server) => {
                 let addr = server.addr();
                 self.note(format!("{who} is listening on {addr}"));
@@ -164,7 +176,7 @@ impl Session {
                 Ok(addr)
             }
             Err(problem) => Err(Finding::new(
-                format!("the {who} prints `listening on IP:PORT` within {STARTUP_TIMEOUT:?}"),
+                format!("the {who} prints `listening on IP:PORT` within {startup_timeout:?}"),
                 problem.clone(),
             )
             .diagnosis(if problem.contains("exited") {
