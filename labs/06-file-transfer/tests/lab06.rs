@@ -761,15 +761,20 @@ fn a_file_frame_that_disagrees_with_its_put_is_refused_and_the_reply_survives() 
 #[test]
 fn thirty_two_clients_upload_and_download_at_once_and_all_verify() {
     let root = tempfile::tempdir().unwrap();
-    let file = |i: u32, kind: u8| -> Vec<u8> {
-        (0..200_000u32)
-            .map(|j| (j.wrapping_mul(i * 2 + u32::from(kind) + 1) >> 3) as u8)
-            .collect()
-    };
+    // Two distinct files per client: [to download, to upload].
+    let files: Vec<[Vec<u8>; 2]> = (0..32u32)
+        .map(|i| {
+            [0, 1].map(|kind| {
+                (0..100_000u32)
+                    .map(|j| (j.wrapping_mul(i * 2 + kind + 1) >> 3) as u8)
+                    .collect()
+            })
+        })
+        .collect();
     let mut dirs = Vec::new();
-    for i in 0..32 {
-        fs::write(root.path().join(format!("down-{i}.bin")), file(i, 0)).unwrap();
-        dirs.push(folder_with(&[(&format!("up-{i}.bin"), &file(i, 1))]));
+    for (i, [down, up]) in files.iter().enumerate() {
+        fs::write(root.path().join(format!("down-{i}.bin")), down).unwrap();
+        dirs.push(folder_with(&[(&format!("up-{i}.bin"), up)]));
     }
     let server = start(root.path(), &["--quiet"]);
     let children: Vec<Child> = dirs
@@ -782,30 +787,23 @@ fn thirty_two_clients_upload_and_download_at_once_and_all_verify() {
             child
         })
         .collect();
-    for (i, child) in children.into_iter().enumerate() {
-        let i = i as u32;
+    for (i, (child, [down, up])) in children.into_iter().zip(&files).enumerate() {
         let (succeeded, stdout, stderr) = finish(child);
         assert!(succeeded, "client {i}: {stderr}");
         assert_eq!(
             stdout,
             format!(
-                "put up-{i}.bin: 200000 bytes, SHA-256 {} (verified by the server)\n\
-                 got down-{i}.bin: 200000 bytes, SHA-256 {} (verified)\n",
-                sha256(&file(i, 1)),
-                sha256(&file(i, 0))
+                "put up-{i}.bin: 100000 bytes, SHA-256 {} (verified by the server)\n\
+                 got down-{i}.bin: 100000 bytes, SHA-256 {} (verified)\n",
+                sha256(up),
+                sha256(down)
             )
         );
     }
-    for (i, dir) in dirs.iter().enumerate() {
-        let i = i as u32;
-        assert_eq!(
-            fs::read(root.path().join(format!("up-{i}.bin"))).unwrap(),
-            file(i, 1)
-        );
-        assert_eq!(
-            fs::read(dir.path().join(format!("down-{i}.bin"))).unwrap(),
-            file(i, 0)
-        );
+    for (i, (dir, [down, up])) in dirs.iter().zip(&files).enumerate() {
+        let uploaded = fs::read(root.path().join(format!("up-{i}.bin"))).unwrap();
+        let downloaded = fs::read(dir.path().join(format!("down-{i}.bin"))).unwrap();
+        assert!(uploaded == *up && downloaded == *down, "client {i}");
     }
     assert_eq!(names_in(root.path()).len(), 64, "no temporaries are left");
 }
