@@ -46,6 +46,10 @@ pub struct Step {
     /// Text for the client's stdin, for clients that read messages from it.
     #[serde(default)]
     pub stdin: Option<String>,
+    /// Whether this run shows a mistake the client must refuse: it then has
+    /// to fail (with its one error line), and the demo goes on.
+    #[serde(default)]
+    pub expect_failure: bool,
 }
 
 /// Reads a lab's demo scenario.
@@ -69,7 +73,10 @@ pub fn run(lab: &Lab, bin_dir: &Path, emit: Tee) -> Result<(), String> {
     shown.extend(["--port".to_string(), "0".to_string()]);
     emit(&format!("demo   | starting {}", shell_words(&shown)));
     let mut command = Command::new(&server_program);
-    command.args(&scenario.server_args).args(["--port", "0"]);
+    command
+        .current_dir(workspace_root())
+        .args(&scenario.server_args)
+        .args(["--port", "0"]);
     let server_emit = Arc::clone(&emit);
     let mut server = Server::start_command_with_tee(
         command,
@@ -95,9 +102,19 @@ pub fn run(lab: &Lab, bin_dir: &Path, emit: Tee) -> Result<(), String> {
         let mut shown = vec![lab.binary("client")];
         shown.extend(args.iter().cloned());
         emit(&format!("demo   | running {}", shell_words(&shown)));
-        let status = run_client(&client_program, &args, step.stdin.as_deref(), &emit)?;
-        if !status {
-            return Err(format!("{} failed in the demo", lab.binary("client")));
+        let succeeded = run_client(&client_program, &args, step.stdin.as_deref(), &emit)?;
+        match (succeeded, step.expect_failure) {
+            (true, false) => {}
+            (false, true) => {
+                emit("demo   | the client refused, as it should, and the server goes on")
+            }
+            (false, false) => return Err(format!("{} failed in the demo", lab.binary("client"))),
+            (true, true) => {
+                return Err(format!(
+                    "{} should have refused this in the demo",
+                    lab.binary("client")
+                ));
+            }
         }
     }
 
@@ -144,6 +161,7 @@ fn run_client(
     emit: &Tee,
 ) -> Result<bool, String> {
     let mut child = Command::new(program)
+        .current_dir(workspace_root())
         .args(args)
         .stdin(if stdin.is_some() {
             Stdio::piped()
@@ -192,6 +210,15 @@ fn label_lines(
             emit(&format!("client | {line}"));
         }
     }))
+}
+
+/// The workspace's root: demos run there, so a `demo.json` names files the
+/// way a student at the root types them.
+fn workspace_root() -> PathBuf {
+    crate::labs::labs_dir()
+        .parent()
+        .expect("labs/ is inside the workspace")
+        .to_path_buf()
 }
 
 /// Where the book keeps the captured output of `labkit demo NN`.
