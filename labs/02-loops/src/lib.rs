@@ -11,7 +11,8 @@
 //! how many, and drops clients that stay silent too long.
 //!
 //! - [`server`]: both loops, one by one (`--sequential`) or with threads.
-//! - [`slots`]: the bound on threads, a small counting semaphore.
+//! - `shared::slots`: the bound on threads, a small counting semaphore (in
+//!   `shared/` because labs 04 to 06 serve clients the same way).
 //! - [`client`]: send many messages on one connection, each reply awaited.
 //! - [`crowd`]: many clients arriving at once (`lab02-crowd`), to see what the
 //!   listen backlog really limits, and to measure round trips per second.
@@ -22,7 +23,6 @@
 pub mod client;
 pub mod crowd;
 pub mod server;
-pub mod slots;
 
 /// Each lab has its own default port, so two labs can run side by side.
 pub const DEFAULT_PORT: u16 = 8002;

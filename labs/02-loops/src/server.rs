@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use shared::failure::describe;
 
-use crate::slots::ClientSlots;
+use shared::slots::ClientSlots;
 
 /// The most bytes we take from a client in one read, as in lab 01.
 pub const READ_BUFFER_SIZE: usize = 1024;

@@ -18,7 +18,6 @@
 //!
 //! - [`server`]: lab 02's two loops; each read is logged as "message N" and
 //!   counted, and the count goes back to the client when it is done.
-//! - [`slots`]: the bound on threads, unchanged from lab 02.
 //! - [`client`]: one write per message, then the server's count and a verdict.
 //! - [`report`]: the one line the server sends back, `reads=R bytes=B`.
 //! - [`shown`]: how a log shows bytes: their length and a short preview.
@@ -33,7 +32,6 @@ pub mod partial_write;
 pub mod report;
 pub mod server;
 pub mod shown;
-pub mod slots;
 
 /// Each lab has its own default port, so two labs can run side by side.
 pub const DEFAULT_PORT: u16 = 8004;

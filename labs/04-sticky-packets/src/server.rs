@@ -11,7 +11,7 @@ use shared::failure::describe;
 
 use crate::report::Report;
 use crate::shown::{count, shown};
-use crate::slots::ClientSlots;
+use shared::slots::ClientSlots;
 
 /// The most bytes one read takes unless `--read-buffer` says otherwise: the
 /// tutorials' `recv(1024)`, as in labs 01 and 02.

@@ -15,7 +15,6 @@
 //!   and nothing it sends is ever executed.
 //! - [`server`]: lab 02's connection and communication loops, one frame in,
 //!   one frame out; a bad frame ends only its own client's conversation.
-//! - [`slots`]: the bound on threads, unchanged from lab 02.
 //! - [`client`]: ask for reports on one connection and check every reply.
 //! - [`pitfalls`]: two mistakes of the classic tutorials, measured: a length
 //!   in the machine's byte order, and a reply gathered with `+=`.
@@ -29,7 +28,6 @@ pub mod pitfalls;
 pub mod protocol;
 pub mod reports;
 pub mod server;
-pub mod slots;
 
 /// Each lab has its own default port, so two labs can run side by side.
 pub const DEFAULT_PORT: u16 = 8005;

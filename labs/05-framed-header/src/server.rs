@@ -10,7 +10,7 @@ use shared::failure::describe;
 use crate::frame::{self, FrameError};
 use crate::protocol::{MAX_REQUEST_BODY, Reply, Request};
 use crate::reports;
-use crate::slots::ClientSlots;
+use shared::slots::ClientSlots;
 
 /// How the server treats its clients.
 #[derive(Debug, Clone)]

@@ -21,7 +21,6 @@
 //! - [`checksum`]: SHA-256 computed as the bytes stream past.
 //! - [`progress`]: the hand-drawn progress bar.
 //! - [`size`]: `4GiB` and friends.
-//! - [`slots`]: lab 02's bound on threads, unchanged.
 //! - [`bench`]: `lab06-bench`, speed and memory next to a plain copy.
 //!
 //! The framing itself is lab 05's [`lab05_framed_header::frame`], used as a
@@ -40,7 +39,6 @@ pub mod progress;
 pub mod protocol;
 pub mod server;
 pub mod size;
-pub mod slots;
 
 /// Each lab has its own default port, so two labs can run side by side.
 pub const DEFAULT_PORT: u16 = 8006;

@@ -13,7 +13,7 @@ use crate::folder::Folder;
 use crate::partial::PartialFile;
 use crate::protocol::{self, Content, Received, Reply, Request, SMALL_WRITES_BUFFER};
 use crate::size::format_size;
-use crate::slots::ClientSlots;
+use shared::slots::ClientSlots;
 
 /// How the server treats its clients.
 #[derive(Debug, Clone)]
