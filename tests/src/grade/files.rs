@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::Check;
-use super::session::{Finding, Session, preview, read_exactly};
+use super::session::{Finding, Session, preview};
+use super::wire::{frame, read_frame};
 use crate::proxy::Cut;
 
 /// Lab 06's own checks.
@@ -142,51 +143,10 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// One frame: the 4-byte big-endian header length, the JSON header, the body.
-fn frame(header: &Value, body: &[u8]) -> Vec<u8> {
-    let header = header.to_string().into_bytes();
-    let mut bytes = (header.len() as u32).to_be_bytes().to_vec();
-    bytes.extend_from_slice(&header);
-    bytes.extend_from_slice(body);
-    bytes
-}
-
 fn send(stream: &mut TcpStream, bytes: &[u8]) -> Result<(), Finding> {
     stream
         .write_all(bytes)
         .map_err(|err| Finding::new("the bytes can be sent", err.to_string()))
-}
-
-/// Reads one frame's header, and its body when it has one.
-fn read_frame(session: &Session, stream: &mut TcpStream) -> Result<(Value, Vec<u8>), Finding> {
-    let short = |part: &'static str| {
-        move |seen: super::session::ShortRead| {
-            Finding::new(format!("a frame's {part}"), seen.to_string()).diagnosis(seen.diagnosis())
-        }
-    };
-    let prefix = read_exactly(stream, 4).map_err(short("length prefix"))?;
-    let length = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
-    if length == 0 || length > 65_536 {
-        return Err(
-            Finding::new("a header length from 1 to 65536", length.to_string())
-                .diagnosis("is the length sent big-endian (network order)?"),
-        );
-    }
-    let header = read_exactly(stream, length as usize).map_err(short("header"))?;
-    let header: Value = serde_json::from_slice(&header)
-        .map_err(|err| Finding::new("a JSON header", format!("{err}: {:?}", preview(&header))))?;
-    let size = header["body_size"]
-        .as_u64()
-        .ok_or_else(|| Finding::new("a numeric body_size", header.to_string()))?;
-    if size > 64 << 20 {
-        return Err(Finding::new(
-            "a body the size the grader expects",
-            size.to_string(),
-        ));
-    }
-    let body = read_exactly(stream, size as usize).map_err(short("body"))?;
-    session.note(format!("got {header} and {} body bytes", body.len()));
-    Ok((header, body))
 }
 
 /// Sends a request frame and reads the reply frame.

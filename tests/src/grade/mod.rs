@@ -13,6 +13,7 @@
 //! - [`streams`]: the rubrics of labs 04 and 05, whose server checks go
 //!   through the re-cutting proxy.
 //! - [`files`]: the rubric of lab 06, file transfer.
+//! - [`wire`]: the grader's own reading and writing of lab 05's frames.
 //! - [`report`]: the text report and Gradescope's `results.json`.
 
 pub mod files;
@@ -21,6 +22,7 @@ pub mod report;
 pub mod rubrics;
 pub mod session;
 pub mod streams;
+pub mod wire;
 
 use std::path::Path;
 use std::thread;

@@ -11,7 +11,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::Check;
-use super::session::{Finding, Session, preview, read_exactly};
+use super::session::{Finding, Session, preview};
+use super::wire::{frame, read_frame};
 use crate::proxy::Cut;
 
 /// Lab 04's own checks.
@@ -281,49 +282,6 @@ pub fn lab05() -> Vec<Check> {
             run: lab05_client_checks_crc,
         },
     ]
-}
-
-/// One frame: the 4-byte big-endian header length, the JSON header, the body.
-fn frame(header: &Value, body: &[u8]) -> Vec<u8> {
-    let header = header.to_string().into_bytes();
-    let mut bytes = (header.len() as u32).to_be_bytes().to_vec();
-    bytes.extend_from_slice(&header);
-    bytes.extend_from_slice(body);
-    bytes
-}
-
-/// Reads one reply frame: its header as JSON, and its body.
-fn read_frame(session: &Session, stream: &mut TcpStream) -> Result<(Value, Vec<u8>), Finding> {
-    let short = |part: &str| {
-        let part = part.to_string();
-        move |seen: super::session::ShortRead| {
-            Finding::new(format!("a reply frame's {part}"), seen.to_string())
-                .diagnosis(seen.diagnosis())
-        }
-    };
-    let prefix = read_exactly(stream, 4).map_err(short("length prefix"))?;
-    let length = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
-    if length == 0 || length > 65_536 {
-        return Err(
-            Finding::new("a header length from 1 to 65536", format!("{length}"))
-                .diagnosis("is the length sent big-endian (network order, struct.pack(\"!I\"))?"),
-        );
-    }
-    let header = read_exactly(stream, length as usize).map_err(short("header"))?;
-    let header: Value = serde_json::from_slice(&header)
-        .map_err(|err| Finding::new("a JSON header", format!("{err}: {:?}", preview(&header))))?;
-    let size = header["body_size"]
-        .as_u64()
-        .ok_or_else(|| Finding::new("a numeric body_size in the header", header.to_string()))?;
-    if size > 64 << 20 {
-        return Err(Finding::new(
-            "a body_size the grader asked for",
-            format!("{size}"),
-        ));
-    }
-    let body = read_exactly(stream, size as usize).map_err(short("body"))?;
-    session.note(format!("reply: {header} and {} body bytes", body.len()));
-    Ok((header, body))
 }
 
 /// Sends a request and checks the reply's body (and its CRC-32).
