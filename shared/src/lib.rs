@@ -4,8 +4,9 @@
 //! - [`net`]: binding, announcing and connecting, with the mistakes students make most
 //!   (a port already in use, a server that is not running, a bad address) turned into
 //!   one clear line instead of a raw OS error.
-//! - [`slots`]: a bound on how many clients a threaded server serves at
-//!   once (lab 02 introduces it; labs 04 to 06 serve clients the same way).
+//! - [`slots`]: the threaded connection loop, and its bound on how many
+//!   clients are served at once (lab 02 introduces them; labs 04 to 06 serve
+//!   clients the same way).
 //! - [`failure`]: the error type behind those lines, and [`failure::run`], which every
 //!   `main` uses so that an expected failure prints `error: …` and exits with status 1
 //!   rather than panicking.

@@ -1,6 +1,52 @@
-//! A bound on how many clients are served at once.
+//! A bound on how many clients are served at once, and the connection loop
+//! that serves each client in a thread of its own within that bound.
+//!
+//! Lab 02 introduces both; labs 04 to 06 serve their clients the same way,
+//! with their own conversation in each thread.
 
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread;
+
+use crate::failure::describe;
+
+/// Serves many clients at once, a thread each, at most `max_clients` at a
+/// time; `serve_client` holds one whole conversation with one client.
+///
+/// It never returns: a failed accept or a thread that cannot start concerns
+/// one would-be client, so it is logged and the loop goes on.
+pub fn serve_concurrently<F>(listener: &TcpListener, max_clients: usize, serve_client: F)
+where
+    F: Fn(TcpStream, SocketAddr) + Clone + Send + 'static,
+{
+    // ANCHOR: thread_per_client
+    let slots = ClientSlots::new(max_clients);
+    loop {
+        // Wait for a free place *before* accepting: while the server is full,
+        // new clients queue in the kernel (the listen backlog), not in ours.
+        let slot = slots.take();
+        let (connection, client) = match listener.accept() {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                eprintln!("could not accept a connection: {}", describe(&err));
+                continue;
+            }
+        };
+        let serve_client = serve_client.clone();
+        let spawned = thread::Builder::new()
+            .name(format!("client {client}"))
+            .spawn(move || {
+                // The slot moves into the thread and is dropped when the
+                // thread ends, however it ends: the place is given back.
+                let _slot = slot;
+                serve_client(connection, client);
+            });
+        if let Err(err) = spawned {
+            eprintln!("{client}: could not start a thread: {}", describe(&err));
+        }
+    }
+    // ANCHOR_END: thread_per_client
+}
 
 /// Counts free places for clients; `take` waits while there are none.
 ///

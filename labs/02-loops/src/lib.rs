@@ -11,8 +11,9 @@
 //! how many, and drops clients that stay silent too long.
 //!
 //! - [`server`]: both loops, one by one (`--sequential`) or with threads.
-//! - `shared::slots`: the bound on threads, a small counting semaphore (in
-//!   `shared/` because labs 04 to 06 serve clients the same way).
+//! - `shared::slots`: the bound on threads, a small counting semaphore, and
+//!   the threaded connection loop (in `shared/` because labs 04 to 06 serve
+//!   clients the same way).
 //! - [`client`]: send many messages on one connection, each reply awaited.
 //! - [`crowd`]: many clients arriving at once (`lab02-crowd`), to see what the
 //!   listen backlog really limits, and to measure round trips per second.

@@ -2,12 +2,9 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::thread;
 use std::time::Duration;
 
 use shared::failure::describe;
-
-use shared::slots::ClientSlots;
 
 /// The most bytes we take from a client in one read, as in lab 01.
 pub const READ_BUFFER_SIZE: usize = 1024;
@@ -47,37 +44,14 @@ pub fn serve_one_by_one(listener: &TcpListener, settings: &Settings) {
     // STARTER_END
 }
 
-/// Serves many clients at once, a thread each, at most `max_clients` at a time.
+/// Serves many clients at once, a thread each, at most `max_clients` at a
+/// time: the threaded connection loop of `shared::slots`, with this lab's
+/// conversation in each thread.
 pub fn serve_concurrently(listener: &TcpListener, settings: &Settings) {
-    // STARTER: the connection loop again, serving each client in its own thread; take a slot first
-    // ANCHOR: thread_per_client
-    let slots = ClientSlots::new(settings.max_clients);
-    loop {
-        // Wait for a free place *before* accepting: while the server is full,
-        // new clients queue in the kernel (the listen backlog), not in ours.
-        let slot = slots.take();
-        let (connection, client) = match listener.accept() {
-            Ok(accepted) => accepted,
-            Err(err) => {
-                eprintln!("could not accept a connection: {}", describe(&err));
-                continue;
-            }
-        };
-        let settings = settings.clone();
-        let spawned = thread::Builder::new()
-            .name(format!("client {client}"))
-            .spawn(move || {
-                // The slot moves into the thread and is dropped when the
-                // thread ends, however it ends: the place is given back.
-                let _slot = slot;
-                serve_client(connection, client, &settings);
-            });
-        if let Err(err) = spawned {
-            eprintln!("{client}: could not start a thread: {}", describe(&err));
-        }
-    }
-    // ANCHOR_END: thread_per_client
-    // STARTER_END
+    let settings = settings.clone();
+    shared::slots::serve_concurrently(listener, settings.max_clients, move |connection, client| {
+        serve_client(connection, client, &settings)
+    });
 }
 
 /// Talks to one client until it leaves, and says how it left.

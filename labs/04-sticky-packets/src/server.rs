@@ -11,7 +11,6 @@ use shared::failure::describe;
 
 use crate::report::Report;
 use crate::shown::{count, shown};
-use shared::slots::ClientSlots;
 
 /// The most bytes one read takes unless `--read-buffer` says otherwise: the
 /// tutorials' `recv(1024)`, as in labs 01 and 02.
@@ -75,35 +74,14 @@ pub fn serve_one_by_one(listener: &TcpListener, settings: &Settings) {
     // ANCHOR_END: connection_loop
 }
 
-/// Serves many clients at once, a thread each, at most `max_clients` at a time.
+/// Serves many clients at once, a thread each, at most `max_clients` at a
+/// time: the threaded connection loop of `shared::slots`, with this lab's
+/// conversation in each thread.
 pub fn serve_concurrently(listener: &TcpListener, settings: &Settings) {
-    // ANCHOR: thread_per_client
-    let slots = ClientSlots::new(settings.max_clients);
-    loop {
-        // Wait for a free place *before* accepting: while the server is full,
-        // new clients queue in the kernel (the listen backlog), not in ours.
-        let slot = slots.take();
-        let (connection, client) = match listener.accept() {
-            Ok(accepted) => accepted,
-            Err(err) => {
-                eprintln!("could not accept a connection: {}", describe(&err));
-                continue;
-            }
-        };
-        let settings = settings.clone();
-        let spawned = thread::Builder::new()
-            .name(format!("client {client}"))
-            .spawn(move || {
-                // The slot moves into the thread and is dropped when the
-                // thread ends, however it ends: the place is given back.
-                let _slot = slot;
-                serve_client(connection, client, &settings);
-            });
-        if let Err(err) = spawned {
-            eprintln!("{client}: could not start a thread: {}", describe(&err));
-        }
-    }
-    // ANCHOR_END: thread_per_client
+    let settings = settings.clone();
+    shared::slots::serve_concurrently(listener, settings.max_clients, move |connection, client| {
+        serve_client(connection, client, &settings)
+    });
 }
 
 /// Talks to one client until it leaves, and says how it left.

@@ -2,7 +2,6 @@
 
 use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use shared::failure::describe;
@@ -10,7 +9,6 @@ use shared::failure::describe;
 use crate::frame::{self, FrameError};
 use crate::protocol::{MAX_REQUEST_BODY, Reply, Request};
 use crate::reports;
-use shared::slots::ClientSlots;
 
 /// How the server treats its clients.
 #[derive(Debug, Clone)]
@@ -26,33 +24,14 @@ pub struct Settings {
     pub log_requests: bool,
 }
 
-/// Serves many clients at once, a thread each, at most `max_clients` at a time.
+/// Serves many clients at once, a thread each, at most `max_clients` at a
+/// time: the threaded connection loop of `shared::slots`, with this lab's
+/// conversation in each thread.
 pub fn serve_concurrently(listener: &TcpListener, settings: &Settings) {
-    let slots = ClientSlots::new(settings.max_clients);
-    loop {
-        // Wait for a free place *before* accepting: while the server is full,
-        // new clients queue in the kernel (the listen backlog), not in ours.
-        let slot = slots.take();
-        let (connection, client) = match listener.accept() {
-            Ok(accepted) => accepted,
-            Err(err) => {
-                eprintln!("could not accept a connection: {}", describe(&err));
-                continue;
-            }
-        };
-        let settings = settings.clone();
-        let spawned = thread::Builder::new()
-            .name(format!("client {client}"))
-            .spawn(move || {
-                // The slot moves into the thread and is dropped when the
-                // thread ends, however it ends: the place is given back.
-                let _slot = slot;
-                serve_client(connection, client, &settings);
-            });
-        if let Err(err) = spawned {
-            eprintln!("{client}: could not start a thread: {}", describe(&err));
-        }
-    }
+    let settings = settings.clone();
+    shared::slots::serve_concurrently(listener, settings.max_clients, move |connection, client| {
+        serve_client(connection, client, &settings)
+    });
 }
 
 /// Talks to one client until it leaves, and says how it left.

@@ -3,7 +3,6 @@
 
 use std::io::{self, BufWriter, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use lab05_framed_header::frame::{self, FrameError};
@@ -13,7 +12,6 @@ use crate::folder::Folder;
 use crate::partial::PartialFile;
 use crate::protocol::{self, Content, Received, Reply, Request, SMALL_WRITES_BUFFER};
 use crate::size::format_size;
-use shared::slots::ClientSlots;
 
 /// How the server treats its clients.
 #[derive(Debug, Clone)]
@@ -41,33 +39,14 @@ enum Ending {
     Left(u64),
 }
 
-/// Serves many clients at once, a thread each, at most `max_clients` at a time.
+/// Serves many clients at once, a thread each, at most `max_clients` at a
+/// time: the threaded connection loop of `shared::slots`, with this lab's
+/// conversation in each thread.
 pub fn serve_concurrently(listener: &TcpListener, settings: &Settings) {
-    let slots = ClientSlots::new(settings.max_clients);
-    loop {
-        // Wait for a free place *before* accepting: while the server is full,
-        // new clients queue in the kernel (the listen backlog), not in ours.
-        let slot = slots.take();
-        let (connection, client) = match listener.accept() {
-            Ok(accepted) => accepted,
-            Err(err) => {
-                eprintln!("could not accept a connection: {}", describe(&err));
-                continue;
-            }
-        };
-        let settings = settings.clone();
-        let spawned = thread::Builder::new()
-            .name(format!("client {client}"))
-            .spawn(move || {
-                // The slot moves into the thread and is dropped when the
-                // thread ends, however it ends: the place is given back.
-                let _slot = slot;
-                serve_client(connection, client, &settings);
-            });
-        if let Err(err) = spawned {
-            eprintln!("{client}: could not start a thread: {}", describe(&err));
-        }
-    }
+    let settings = settings.clone();
+    shared::slots::serve_concurrently(listener, settings.max_clients, move |connection, client| {
+        serve_client(connection, client, &settings)
+    });
 }
 
 /// Talks to one client until it leaves, and says how it left.
