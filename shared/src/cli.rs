@@ -36,6 +36,29 @@ impl<const DEFAULT_PORT: u16> Endpoint<DEFAULT_PORT> {
     }
 }
 
+/// How a threaded server treats its clients: the options every server from
+/// lab 02 on shares, flattened into its own arguments.
+#[derive(Args, Debug, Clone)]
+pub struct Serving {
+    /// Most clients served at once; more wait in the accept queue
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_clients: u16,
+
+    /// Seconds a client may make no progress (send nothing, read nothing)
+    /// before the server closes its connection
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = seconds)]
+    pub idle_timeout: Duration,
+
+    /// Length of the queue of connections not yet accepted (listen's argument);
+    /// it is NOT a limit on clients
+    #[arg(long, default_value_t = crate::net::DEFAULT_BACKLOG)]
+    pub backlog: i32,
+
+    /// Do not log every message (for benchmarks)
+    #[arg(long)]
+    pub quiet: bool,
+}
+
 /// Parses a number of seconds such as `30` or `0.5` into a [`Duration`], for
 /// timeout options (`#[arg(value_parser = shared::cli::seconds)]`).
 ///

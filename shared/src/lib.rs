@@ -1,6 +1,7 @@
 //! What every lab needs, written once so that a lab's own files hold only its lesson.
 //!
-//! - [`cli`]: the `--host` / `--port` options every server and client takes.
+//! - [`cli`]: the `--host` / `--port` options every server and client takes,
+//!   and the options every threaded server takes.
 //! - [`net`]: binding, announcing and connecting, with the mistakes students make most
 //!   (a port already in use, a server that is not running, a bad address) turned into
 //!   one clear line instead of a raw OS error.

@@ -99,21 +99,8 @@ fn copy_recut(mut from: TcpStream, mut to: TcpStream, recut: Recut) -> io::Resul
             }
         };
         match recut.cut {
-            Cut::Bytes => {
-                for byte in &buffer[..n] {
-                    to.write_all(std::slice::from_ref(byte))?;
-                    pause(recut.delay);
-                }
-            }
-            Cut::Random => {
-                let mut rest = &buffer[..n];
-                while !rest.is_empty() {
-                    let size =
-                        1 + (random.next() as usize % recut.max_chunk.max(1)).min(rest.len() - 1);
-                    to.write_all(&rest[..size])?;
-                    rest = &rest[size..];
-                    pause(recut.delay);
-                }
+            Cut::Bytes | Cut::Random => {
+                write_in_pieces(&buffer[..n], &recut, &mut random, &mut to)?
             }
             Cut::Merge => {
                 let mut gathered = buffer[..n].to_vec();
@@ -132,6 +119,29 @@ fn copy_recut(mut from: TcpStream, mut to: TcpStream, recut: Recut) -> io::Resul
         }
     }
     to.shutdown(Shutdown::Write)
+}
+
+/// Writes `bytes` to `to` in pieces: one byte each, or random sizes up to
+/// `max_chunk`, pausing after each.
+fn write_in_pieces(
+    bytes: &[u8],
+    recut: &Recut,
+    random: &mut XorShift,
+    to: &mut impl Write,
+) -> io::Result<()> {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let size = match recut.cut {
+            Cut::Random => {
+                1 + (random.next() as usize % recut.max_chunk.max(1)).min(rest.len() - 1)
+            }
+            Cut::Bytes | Cut::Merge => 1,
+        };
+        to.write_all(&rest[..size])?;
+        rest = &rest[size..];
+        pause(recut.delay);
+    }
+    Ok(())
 }
 
 fn pause(delay: Duration) {
@@ -189,21 +199,54 @@ mod tests {
         reads
     }
 
-    #[test]
-    fn bytes_arrive_one_at_a_time_and_unchanged() {
-        let reads = reads_through_proxy(Cut::Bytes, &[b"hello"]);
-        assert_eq!(reads.concat(), b"hello");
-        assert!(
-            reads.len() >= 3,
-            "expected the message cut up, got {reads:?}"
-        );
+    /// A writer that records each write it is given.
+    #[derive(Default)]
+    struct Recorder(Vec<Vec<u8>>);
+
+    impl Write for Recorder {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0.push(bytes.to_vec());
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn pieces(cut: Cut, bytes: &[u8]) -> Vec<Vec<u8>> {
+        let recut = Recut {
+            cut,
+            max_chunk: 3,
+            delay: Duration::ZERO,
+            seed: 7,
+            log_errors: false,
+        };
+        let mut recorder = Recorder::default();
+        write_in_pieces(bytes, &recut, &mut XorShift(recut.seed), &mut recorder).unwrap();
+        recorder.0
     }
 
     #[test]
-    fn random_cuts_never_exceed_the_largest_chunk() {
-        let reads = reads_through_proxy(Cut::Random, &[b"0123456789abcdef"]);
-        assert_eq!(reads.concat(), b"0123456789abcdef");
-        assert!(reads.len() >= 3, "{reads:?}");
+    fn bytes_are_written_one_at_a_time_and_unchanged() {
+        let written = pieces(Cut::Bytes, b"hello");
+        assert_eq!(written, [b"h", b"e", b"l", b"l", b"o"]);
+    }
+
+    #[test]
+    fn random_cuts_never_exceed_the_largest_chunk_and_keep_every_byte() {
+        let written = pieces(Cut::Random, b"0123456789abcdef");
+        assert_eq!(written.concat(), b"0123456789abcdef");
+        assert!(
+            written.iter().all(|piece| (1..=3).contains(&piece.len())),
+            "{written:?}"
+        );
+        assert!(written.len() >= 6, "{written:?}");
+    }
+
+    #[test]
+    fn bytes_cross_a_real_proxy_intact() {
+        let reads = reads_through_proxy(Cut::Random, &[b"through ", b"a real proxy"]);
+        assert_eq!(reads.concat(), b"through a real proxy");
     }
 
     #[test]

@@ -20,6 +20,9 @@ struct Args {
     #[command(flatten)]
     endpoint: Endpoint,
 
+    #[command(flatten)]
+    serving: shared::cli::Serving,
+
     /// The folder to share (created if missing); nothing outside it is ever
     /// read or written
     #[arg(long, value_name = "DIR", default_value = "served")]
@@ -28,24 +31,6 @@ struct Args {
     /// The largest file a client may put, such as 4GiB, 500MiB or 1000000
     #[arg(long, value_name = "SIZE", default_value = "4GiB", value_parser = parse_size)]
     max_size: u64,
-
-    /// Seconds a client may make no progress (send nothing, read nothing)
-    /// before the server closes its connection
-    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = shared::cli::seconds)]
-    idle_timeout: Duration,
-
-    /// Most clients served at once; more wait in the accept queue
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
-    max_clients: u16,
-
-    /// Length of the queue of connections not yet accepted (listen's argument);
-    /// it is NOT a limit on clients
-    #[arg(long, default_value_t = shared::net::DEFAULT_BACKLOG)]
-    backlog: i32,
-
-    /// Do not log every command (for benchmarks)
-    #[arg(long)]
-    quiet: bool,
 }
 
 fn main() -> ExitCode {
@@ -63,11 +48,11 @@ fn main() -> ExitCode {
         let settings = Settings {
             folder,
             max_size: args.max_size,
-            idle_timeout: args.idle_timeout,
-            max_clients: usize::from(args.max_clients),
-            log_commands: !args.quiet,
+            idle_timeout: args.serving.idle_timeout,
+            max_clients: usize::from(args.serving.max_clients),
+            log_commands: !args.serving.quiet,
         };
-        let listener = shared::net::listen_with_backlog(&args.endpoint, args.backlog)?;
+        let listener = shared::net::listen_with_backlog(&args.endpoint, args.serving.backlog)?;
         let local = listener
             .local_addr()
             .map_err(|err| Failure::io("read the bound address", &err))?;
