@@ -58,6 +58,10 @@ grade NUM *ARGS: build
 starter NUM DIR: build
     @target/debug/labkit starter "$1" "$2"
 
+# Grade every deliberately broken fixture: each must lose exactly its checks, and the correct ones none
+check-fixtures: build
+    target/debug/labkit check-fixtures
+
 # Check that every starter is formatted, builds without warnings and fails its grade, and that every reference passes it
 check-starters: build
     target/debug/labkit check-starters
@@ -83,6 +87,7 @@ ci:
     cargo clippy --workspace --all-targets --quiet -- -D warnings
     just test
     just check-starters
+    just check-fixtures
 
 # Runs mdbook, installing it first if this machine does not have it
 _mdbook *ARGS:

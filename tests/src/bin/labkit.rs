@@ -25,6 +25,11 @@ enum Action {
         /// The lab: 1, 01, or its name (hello)
         lab: String,
     },
+    /// Grades each lab's deliberately broken fixtures: each must lose exactly its checks
+    CheckFixtures {
+        /// The labs to check (all that have fixtures when none is given)
+        labs: Vec<String>,
+    },
     /// Relays TCP connections to a server, re-cutting the byte stream so framing bugs show
     Proxy(ProxyArgs),
     /// Grades a lab's programs (ours by default) against the lab's rubric
@@ -128,6 +133,7 @@ fn main() -> ExitCode {
         }
         Action::Grade(grade_args) => grade(grade_args),
         Action::Proxy(proxy_args) => proxy(proxy_args),
+        Action::CheckFixtures { labs: wanted } => check_fixtures(&wanted),
         Action::Transcripts { labs: wanted } => {
             let bin_dir = bin_dir()?;
             let chosen = if wanted.is_empty() {
@@ -386,4 +392,50 @@ fn proxy(args: ProxyArgs) -> Result<(), Failure> {
     };
     labkit::proxy::serve(&listener, target, recut);
     Ok(())
+}
+
+/// Grades every fixture of the chosen labs, one lab after another.
+fn check_fixtures(wanted: &[String]) -> Result<(), Failure> {
+    let chosen = if wanted.is_empty() {
+        labs::all()
+            .into_iter()
+            .filter(|lab| {
+                grade::fixtures::fixtures_dir()
+                    .join(format!("lab{}", lab.number))
+                    .is_dir()
+            })
+            .collect()
+    } else {
+        wanted
+            .iter()
+            .map(|lab| labs::find(lab))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(Failure::new)?
+    };
+    let bin_dir = bin_dir()?;
+    let mut failed = Vec::new();
+    for lab in &chosen {
+        let started = std::time::Instant::now();
+        match grade::fixtures::check_fixtures(lab, &bin_dir) {
+            Ok(count) => writeln!(
+                std::io::stdout(),
+                "lab {}: {count} fixtures, each lost exactly its checks ({:.1} s)",
+                lab.number,
+                started.elapsed().as_secs_f64()
+            )?,
+            Err(problems) => {
+                eprintln!("{problems}");
+                failed.push(lab.number.clone());
+            }
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::new(format!(
+            "the fixtures of lab(s) {} did not lose exactly their checks",
+            failed.join(", ")
+        ))
+        .hint("each report above shows what the fixture lost and what it should have lost"))
+    }
 }
