@@ -112,3 +112,89 @@ pub fn assert_one_error_line(stderr: &str) {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// A scratch folder for servers that serve one (lab 06's `--root`), so that a
+/// contract test never makes a folder where it runs.
+pub struct ServerFolder {
+    option: Option<&'static str>,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl ServerFolder {
+    /// A folder for `option` (such as `--root`), or nothing when `None`.
+    pub fn new(option: Option<&'static str>) -> ServerFolder {
+        let dir = option.map(|_| tempfile::tempdir().expect("a temporary folder"));
+        ServerFolder { option, dir }
+    }
+
+    /// The server options that name the folder, if any.
+    pub fn args(&self) -> Vec<&str> {
+        match (self.option, &self.dir) {
+            (Some(option), Some(dir)) => {
+                vec![
+                    option,
+                    dir.path().to_str().expect("temporary paths are UTF-8"),
+                ]
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The tests every lab has, written once: the command-line contract (the
+/// listening line on port 0, a busy port, a client with no server), the demo
+/// that the book shows, and our own programs at full marks on the rubric.
+///
+/// ```ignore
+/// labkit::every_lab_tests! {
+///     lab: "02",
+///     server: SERVER,
+///     client: CLIENT,
+///     client_without_server: ["hi"] => "connection refused",
+///     server_folder: None,
+/// }
+/// ```
+#[macro_export]
+macro_rules! every_lab_tests {
+    (
+        lab: $lab:literal,
+        server: $server:expr,
+        client: $client:expr,
+        client_without_server: [$($arg:expr),* $(,)?] => $refused:expr,
+        server_folder: $folder:expr $(,)?
+    ) => {
+        /// The server prints `listening on IP:PORT` with the real port for `--port 0`.
+        #[test]
+        fn server_announces_its_real_address_on_port_0() {
+            let folder = $crate::contract::ServerFolder::new($folder);
+            $crate::contract::server_announces_its_real_address($server, &folder.args());
+        }
+
+        /// A second server on a taken port fails with one error line and a hint.
+        #[test]
+        fn second_server_on_a_busy_port_fails_with_a_hint() {
+            let folder = $crate::contract::ServerFolder::new($folder);
+            $crate::contract::busy_port_is_one_clear_error($server, &folder.args());
+        }
+
+        /// A client with nobody to talk to fails with one error line and a hint.
+        #[test]
+        fn client_without_a_server_fails_with_a_hint() {
+            $crate::contract::client_without_server_is_one_clear_error($client, &[$($arg),*], $refused);
+        }
+
+        /// `just lab NN` shows both sides, finishes, and prints what the book shows.
+        #[test]
+        fn the_demo_matches_the_book() {
+            let bin_dir = ::std::path::Path::new($server).parent().unwrap();
+            $crate::demo::check_transcript(&$crate::labs::find($lab).unwrap(), bin_dir).unwrap();
+        }
+
+        /// The graded rubric (`just grade NN`) gives our own programs full marks.
+        #[test]
+        fn the_reference_scores_full_marks_on_the_graded_rubric() {
+            let bin_dir = ::std::path::Path::new($server).parent().unwrap();
+            $crate::grade::assert_reference_scores_full_marks($lab, bin_dir);
+        }
+    };
+}

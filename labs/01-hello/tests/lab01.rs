@@ -1,9 +1,8 @@
 //! Lab 01 over real sockets: the real binaries, port 0, no sleeps.
 
-use std::path::Path;
 use std::time::Duration;
 
-use labkit::{Server, client, contract, labs};
+use labkit::{Server, client, contract};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_lab01-server");
 const CLIENT: &str = env!("CARGO_BIN_EXE_lab01-client");
@@ -44,21 +43,6 @@ fn server_exits_after_its_one_client() {
 }
 
 #[test]
-fn server_announces_its_real_address_on_port_0() {
-    contract::server_announces_its_real_address(SERVER, &[]);
-}
-
-#[test]
-fn second_server_on_a_busy_port_fails_with_a_hint() {
-    contract::busy_port_is_one_clear_error(SERVER, &[]);
-}
-
-#[test]
-fn client_without_a_server_fails_with_a_hint() {
-    contract::client_without_server_is_one_clear_error(CLIENT, &["hi"], "connection refused");
-}
-
-#[test]
 fn a_bad_host_is_one_clear_error() {
     let output = assert_cmd::Command::new(CLIENT)
         .args(["--host", "no such host", "hi"])
@@ -70,26 +54,10 @@ fn a_bad_host_is_one_clear_error() {
     assert!(stderr.contains("bad address 'no such host'"), "{stderr}");
 }
 
-/// `just lab 01` runs this demo: it shows both sides, finishes, and prints
-/// what the book says it prints.
-#[test]
-fn the_demo_shows_both_sides_and_matches_the_book() {
-    let bin_dir = Path::new(SERVER).parent().unwrap();
-    let lab = labs::find("01").unwrap();
-    let transcript = labkit::demo::capture(&lab, bin_dir).unwrap().join("\n");
-    assert!(
-        transcript.contains("client | HELLO, SOCKETS"),
-        "{transcript}"
-    );
-    assert!(
-        transcript.contains("server | received 14 bytes"),
-        "{transcript}"
-    );
-    labkit::demo::check_transcript(&lab, bin_dir).unwrap();
-}
-
-/// The graded rubric (`just grade 01`) gives our own programs full marks.
-#[test]
-fn the_reference_scores_full_marks_on_the_graded_rubric() {
-    labkit::grade::assert_reference_scores_full_marks("01", Path::new(SERVER).parent().unwrap());
+labkit::every_lab_tests! {
+    lab: "01",
+    server: SERVER,
+    client: CLIENT,
+    client_without_server: ["hi"] => "connection refused",
+    server_folder: None,
 }

@@ -5,7 +5,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
 
-use labkit::{Server, client, contract, labs, reset};
+use labkit::{Server, client, contract, reset};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_lab02-server");
 const CLIENT: &str = env!("CARGO_BIN_EXE_lab02-client");
@@ -207,28 +207,6 @@ fn client_times_out_when_the_server_is_busy() {
     assert!(stderr.contains("no reply within 0.3 s"), "{stderr}");
 }
 
-#[test]
-fn server_announces_its_real_address_on_port_0() {
-    contract::server_announces_its_real_address(SERVER, &[]);
-}
-
-#[test]
-fn second_server_on_a_busy_port_fails_with_a_hint() {
-    contract::busy_port_is_one_clear_error(SERVER, &[]);
-}
-
-#[test]
-fn client_without_a_server_fails_with_a_hint() {
-    contract::client_without_server_is_one_clear_error(CLIENT, &["hi"], "connection refused");
-}
-
-/// `just lab 02` shows both sides, finishes, and prints what the book shows.
-#[test]
-fn the_demo_matches_the_book() {
-    let bin_dir = Path::new(SERVER).parent().unwrap();
-    labkit::demo::check_transcript(&labs::find("02").unwrap(), bin_dir).unwrap();
-}
-
 /// What `listen(backlog)` really limits: a one-by-one server busy with its
 /// first client still has every other client *connected* (the kernel does
 /// the handshake, not `accept`), but with a tiny backlog some connects stall
@@ -296,8 +274,10 @@ fn the_crowd_does_round_trips_and_checks_every_reply() {
     assert!(report.contains("round trips: 400 in"), "{report}");
 }
 
-/// The graded rubric (`just grade 02`) gives our own programs full marks.
-#[test]
-fn the_reference_scores_full_marks_on_the_graded_rubric() {
-    labkit::grade::assert_reference_scores_full_marks("02", Path::new(SERVER).parent().unwrap());
+labkit::every_lab_tests! {
+    lab: "02",
+    server: SERVER,
+    client: CLIENT,
+    client_without_server: ["hi"] => "connection refused",
+    server_folder: None,
 }

@@ -1,10 +1,9 @@
 //! Lab 03 over real UDP sockets: the real binaries, port 0, no sleeps.
 
 use std::net::UdpSocket;
-use std::path::Path;
 use std::time::Duration;
 
-use labkit::{Server, client, contract, labs};
+use labkit::{Server, client, contract};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_lab03-server");
 const CLIENT: &str = env!("CARGO_BIN_EXE_lab03-client");
@@ -121,35 +120,10 @@ fn the_largest_datagram_goes_through_and_a_larger_one_is_refused() {
     );
 }
 
-/// With no server, the client does not hang: it retries, then gives up clearly.
-#[test]
-fn client_without_a_server_gives_up_after_its_retries() {
-    contract::client_without_server_is_one_clear_error(
-        CLIENT,
-        &["--timeout", "0.1", "--retries", "2", "anyone?"],
-        "no reply from 127.0.0.1",
-    );
-}
-
-#[test]
-fn server_announces_its_real_address_on_port_0() {
-    contract::server_announces_its_real_address(SERVER, &[]);
-}
-
-#[test]
-fn second_server_on_a_busy_port_fails_with_a_hint() {
-    contract::busy_port_is_one_clear_error(SERVER, &[]);
-}
-
-/// `just lab 03` shows both sides, finishes, and prints what the book shows.
-#[test]
-fn the_demo_matches_the_book() {
-    let bin_dir = Path::new(SERVER).parent().unwrap();
-    labkit::demo::check_transcript(&labs::find("03").unwrap(), bin_dir).unwrap();
-}
-
-/// The graded rubric (`just grade 03`) gives our own programs full marks.
-#[test]
-fn the_reference_scores_full_marks_on_the_graded_rubric() {
-    labkit::grade::assert_reference_scores_full_marks("03", Path::new(SERVER).parent().unwrap());
+labkit::every_lab_tests! {
+    lab: "03",
+    server: SERVER,
+    client: CLIENT,
+    client_without_server: ["--timeout", "0.1", "--retries", "2", "anyone?"] => "no reply from 127.0.0.1",
+    server_folder: None,
 }

@@ -3,10 +3,9 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::path::Path;
 use std::time::Duration;
 
-use labkit::{Server, client, contract, labs, reset};
+use labkit::{Server, client, contract, reset};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_lab04-server");
 const CLIENT: &str = env!("CARGO_BIN_EXE_lab04-client");
@@ -286,30 +285,10 @@ fn one_large_write_takes_only_part_and_the_loop_sends_the_rest() {
     );
 }
 
-#[test]
-fn server_announces_its_real_address_on_port_0() {
-    contract::server_announces_its_real_address(SERVER, &[]);
-}
-
-#[test]
-fn second_server_on_a_busy_port_fails_with_a_hint() {
-    contract::busy_port_is_one_clear_error(SERVER, &[]);
-}
-
-#[test]
-fn client_without_a_server_fails_with_a_hint() {
-    contract::client_without_server_is_one_clear_error(CLIENT, &["hi"], "connection refused");
-}
-
-/// `just lab 04` shows both effects, finishes, and prints what the book shows.
-#[test]
-fn the_demo_matches_the_book() {
-    let bin_dir = Path::new(SERVER).parent().unwrap();
-    labkit::demo::check_transcript(&labs::find("04").unwrap(), bin_dir).unwrap();
-}
-
-/// The graded rubric (`just grade 04`) gives our own programs full marks.
-#[test]
-fn the_reference_scores_full_marks_on_the_graded_rubric() {
-    labkit::grade::assert_reference_scores_full_marks("04", Path::new(SERVER).parent().unwrap());
+labkit::every_lab_tests! {
+    lab: "04",
+    server: SERVER,
+    client: CLIENT,
+    client_without_server: ["hi"] => "connection refused",
+    server_folder: None,
 }

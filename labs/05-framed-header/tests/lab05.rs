@@ -5,13 +5,12 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::Path;
 use std::time::Duration;
 
 use lab05_framed_header::frame;
 use lab05_framed_header::protocol::{Reply, Request, crc32, numbers};
 use lab05_framed_header::reports::{CATALOGUE, HELLO};
-use labkit::{Server, client, contract, labs, reset};
+use labkit::{Server, client, contract, reset};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_lab05-server");
 const CLIENT: &str = env!("CARGO_BIN_EXE_lab05-client");
@@ -456,33 +455,10 @@ fn concat_tool_shows_quadratic_copying_against_linear() {
     assert_eq!(copied, expected, "{stdout}");
 }
 
-/// The contract: the listening line shows the real port.
-#[test]
-fn server_announces_its_real_address_on_port_0() {
-    contract::server_announces_its_real_address(SERVER, &[]);
-}
-
-/// The contract: a busy port is one clear error line with a hint.
-#[test]
-fn second_server_on_a_busy_port_fails_with_a_hint() {
-    contract::busy_port_is_one_clear_error(SERVER, &[]);
-}
-
-/// The contract: no server is one clear error line saying how to start it.
-#[test]
-fn client_without_a_server_fails_with_a_hint() {
-    contract::client_without_server_is_one_clear_error(CLIENT, &["hello"], "connection refused");
-}
-
-/// `just lab 05` shows both sides, finishes, and prints what the book shows.
-#[test]
-fn the_demo_matches_the_book() {
-    let bin_dir = Path::new(SERVER).parent().unwrap();
-    labkit::demo::check_transcript(&labs::find("05").unwrap(), bin_dir).unwrap();
-}
-
-/// The graded rubric (`just grade 05`) gives our own programs full marks.
-#[test]
-fn the_reference_scores_full_marks_on_the_graded_rubric() {
-    labkit::grade::assert_reference_scores_full_marks("05", Path::new(SERVER).parent().unwrap());
+labkit::every_lab_tests! {
+    lab: "05",
+    server: SERVER,
+    client: CLIENT,
+    client_without_server: ["hello"] => "connection refused",
+    server_folder: None,
 }

@@ -17,7 +17,7 @@ use lab05_framed_header::frame::{self, Header};
 use lab06_file_transfer::checksum::Checksum;
 use lab06_file_transfer::partial::{is_temporary, temporary_name};
 use lab06_file_transfer::protocol::{Content, Reply, Request, Status, Trailer};
-use labkit::{Server, client, contract, labs, reset};
+use labkit::{Server, client, contract, reset};
 use tempfile::TempDir;
 
 const SERVER: &str = env!("CARGO_BIN_EXE_lab06-server");
@@ -930,36 +930,10 @@ fn the_benchmark_runs_on_a_small_file_and_cleans_up() {
     assert_eq!(names_in(work.path()), Vec::<String>::new());
 }
 
-#[test]
-fn server_announces_its_real_address_on_port_0() {
-    let root = tempfile::tempdir().unwrap();
-    contract::server_announces_its_real_address(SERVER, &["--root", root.path().to_str().unwrap()]);
-}
-
-#[test]
-fn second_server_on_a_busy_port_fails_with_a_hint() {
-    let root = tempfile::tempdir().unwrap();
-    contract::busy_port_is_one_clear_error(SERVER, &["--root", root.path().to_str().unwrap()]);
-}
-
-#[test]
-fn client_without_a_server_fails_with_a_hint() {
-    contract::client_without_server_is_one_clear_error(CLIENT, &["dir"], "connection refused");
-}
-
-/// `just lab 06` shows both sides, finishes, and prints what the book shows.
-/// (The demo runs at the workspace root, where its folders are named from.)
-#[test]
-fn the_demo_matches_the_book() {
-    let bin_dir = Path::new(SERVER).parent().unwrap();
-    labkit::demo::check_transcript(&labs::find("06").unwrap(), bin_dir).unwrap();
-}
-
-/// The graded rubric (`just grade 06`) gives our own programs full marks.
-#[test]
-fn the_reference_scores_full_marks_on_the_graded_rubric() {
-    labkit::grade::assert_reference_scores_full_marks(
-        "06",
-        std::path::Path::new(SERVER).parent().unwrap(),
-    );
+labkit::every_lab_tests! {
+    lab: "06",
+    server: SERVER,
+    client: CLIENT,
+    client_without_server: ["dir"] => "connection refused",
+    server_folder: Some("--root"),
 }
