@@ -3,9 +3,12 @@
 //! Each lab flattens an [`Endpoint`] into its own `clap` arguments, so `--host`
 //! and `--port` look and behave the same in every binary of the suite.
 
+use std::io::{self, BufRead, IsTerminal, Write};
 use std::time::Duration;
 
 use clap::Args;
+
+use crate::failure::Failure;
 
 /// Where a server listens, or where a client connects.
 ///
@@ -57,6 +60,42 @@ pub struct Serving {
     /// Do not log every message (for benchmarks)
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// The lines a person types (or a script pipes) on stdin, one at a time,
+/// for clients that take their messages or commands from stdin.
+///
+/// When stdin is a terminal, each line is asked for with the prompt `>> `;
+/// when it is a pipe or a file, no prompt is printed, so a script's output
+/// holds only the replies.
+pub fn typed_lines() -> TypedLines {
+    let stdin = io::stdin();
+    TypedLines {
+        interactive: stdin.is_terminal(),
+        lines: stdin.lock().lines(),
+    }
+}
+
+/// See [`typed_lines`].
+pub struct TypedLines {
+    interactive: bool,
+    lines: io::Lines<io::StdinLock<'static>>,
+}
+
+impl Iterator for TypedLines {
+    type Item = Result<String, Failure>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.interactive {
+            let mut stdout = io::stdout();
+            // The prompt has no newline, so it must be flushed to be seen.
+            if let Err(err) = write!(stdout, ">> ").and_then(|()| stdout.flush()) {
+                return Some(Err(Failure::io("print the prompt", &err)));
+            }
+        }
+        let line = self.lines.next()?;
+        Some(line.map_err(|err| Failure::io("read stdin", &err)))
+    }
 }
 
 /// Parses a number of seconds such as `30` or `0.5` into a [`Duration`], for

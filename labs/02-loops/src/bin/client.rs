@@ -1,6 +1,6 @@
 //! `lab02-client`: sends each message on one connection and prints each reply.
 
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -41,22 +41,12 @@ fn main() -> ExitCode {
     })
 }
 
-/// Sends each line of stdin, prompting with `>> ` only when a person types.
+/// Sends each line of stdin (with a `>> ` prompt when a person types).
 fn talk_from_stdin(conversation: &mut Conversation) -> Result<(), Failure> {
-    let stdin = io::stdin();
-    let interactive = stdin.is_terminal();
-    let mut lines = stdin.lock().lines();
-    loop {
-        if interactive {
-            print!(">> ");
-            io::stdout().flush()?;
-        }
-        let Some(line) = lines.next() else {
-            return Ok(());
-        };
-        let line = line.map_err(|err| Failure::io("read stdin", &err))?;
-        send_and_print(conversation, &line)?;
+    for line in shared::cli::typed_lines() {
+        send_and_print(conversation, &line?)?;
     }
+    Ok(())
 }
 
 /// Sends one message and prints its reply; skips empty messages.

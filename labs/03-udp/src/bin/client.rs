@@ -1,6 +1,6 @@
 //! `lab03-client`: sends each message as one datagram and prints each reply.
 
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -44,22 +44,12 @@ fn main() -> ExitCode {
     })
 }
 
-/// Sends each line of stdin, prompting with `>> ` only when a person types.
+/// Sends each line of stdin (with a `>> ` prompt when a person types).
 fn talk_from_stdin(exchange: &mut Exchange) -> Result<(), Failure> {
-    let stdin = io::stdin();
-    let interactive = stdin.is_terminal();
-    let mut lines = stdin.lock().lines();
-    loop {
-        if interactive {
-            print!(">> ");
-            io::stdout().flush()?;
-        }
-        let Some(line) = lines.next() else {
-            return Ok(());
-        };
-        let line = line.map_err(|err| Failure::io("read stdin", &err))?;
-        send_and_print(exchange, &line)?;
+    for line in shared::cli::typed_lines() {
+        send_and_print(exchange, &line?)?;
     }
+    Ok(())
 }
 
 /// Sends one datagram and prints its reply, noting when the reply was cut.

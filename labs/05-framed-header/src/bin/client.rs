@@ -1,6 +1,6 @@
 //! `lab05-client`: asks for reports on one connection and checks each reply.
 
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -49,20 +49,10 @@ fn main() -> ExitCode {
     })
 }
 
-/// Asks for each line of stdin, prompting with `>> ` only when a person types.
+/// Asks for each line of stdin (with a `>> ` prompt when a person types).
 fn talk_from_stdin(conversation: &mut Conversation) -> Result<(), Failure> {
-    let stdin = io::stdin();
-    let interactive = stdin.is_terminal();
-    let mut lines = stdin.lock().lines();
-    loop {
-        if interactive {
-            print!(">> ");
-            io::stdout().flush()?;
-        }
-        let Some(line) = lines.next() else {
-            return Ok(());
-        };
-        let line = line.map_err(|err| Failure::io("read stdin", &err))?;
+    for line in shared::cli::typed_lines() {
+        let line = line?;
         // An empty line is not a request; with frames it could be sent (as a
         // report named ""), but it is almost surely a stray Enter.
         if line.trim().is_empty() {
@@ -70,6 +60,7 @@ fn talk_from_stdin(conversation: &mut Conversation) -> Result<(), Failure> {
         }
         ask_and_print(conversation, &Ask::parse(&line)?)?;
     }
+    Ok(())
 }
 
 /// Sends one request, checks its reply and prints one line about it.

@@ -1,6 +1,6 @@
 //! `lab06-client`: lists, downloads and uploads files, one command or many.
 
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -92,19 +92,9 @@ fn main() -> ExitCode {
 /// Runs each line of stdin as a command, prompting with `>> ` only when a
 /// person types. Returns whether every command succeeded.
 fn run_from_stdin(client: &mut Client) -> Result<bool, Failure> {
-    let stdin = io::stdin();
-    let interactive = stdin.is_terminal();
-    let mut lines = stdin.lock().lines();
     let mut all_succeeded = true;
-    loop {
-        if interactive {
-            print!(">> ");
-            io::stdout().flush()?;
-        }
-        let Some(line) = lines.next() else {
-            return Ok(all_succeeded);
-        };
-        let line = line.map_err(|err| Failure::io("read stdin", &err))?;
+    for line in shared::cli::typed_lines() {
+        let line = line?;
         if line.trim().is_empty() {
             continue;
         }
@@ -125,6 +115,7 @@ fn run_from_stdin(client: &mut Client) -> Result<bool, Failure> {
         }
         // ANCHOR_END: session_goes_on
     }
+    Ok(all_succeeded)
 }
 
 /// Runs one command, printing its result on stdout or its error on stderr.
