@@ -4,7 +4,6 @@
 //! written down once: the listening line, `--port 0`, and the one-line
 //! `error: …` with a hint for a busy port or a missing server.
 
-use std::net::TcpListener;
 use std::path::Path;
 
 use crate::process::Server;
@@ -56,9 +55,9 @@ pub fn client_without_server_is_one_clear_error(
     args: &[&str],
     expected: &str,
 ) {
-    let port = free_port();
+    let unused = UnusedPort::new();
     let output = assert_cmd::Command::new(client.as_ref())
-        .args(["--port", &port.to_string()])
+        .args(["--port", &unused.port().to_string()])
         .args(args)
         .timeout(std::time::Duration::from_secs(20))
         .output()
@@ -79,12 +78,50 @@ pub fn client_without_server_is_one_clear_error(
     );
 }
 
-/// A port that nothing listens on (it was free a moment ago).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("the OS gives a free port")
+/// A port that nothing listens on, and that nothing else can take while this
+/// value lives: a TCP socket bound to it that never calls `listen`, so a
+/// connect there is refused at once.
+///
+/// Asking the OS for a free port and closing it again is not enough when
+/// tests run side by side: another test's server may be given that very port
+/// a moment later, and the "missing" server is suddenly there.
+pub struct UnusedPort {
+    /// Held, never used: while it lives, the port is ours.
+    _reservation: socket2::Socket,
+    port: u16,
+}
+
+impl UnusedPort {
+    /// Reserves a port on 127.0.0.1.
+    pub fn new() -> UnusedPort {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("a TCP socket");
+        let any_port: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
+        socket
+            .bind(&any_port.into())
+            .expect("a free port on 127.0.0.1");
+        let port = socket
+            .local_addr()
+            .ok()
+            .and_then(|addr| addr.as_socket())
+            .map(|addr| addr.port())
+            .expect("the bound port");
+        UnusedPort {
+            _reservation: socket,
+            port,
+        }
+    }
+
+    /// The port number.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl Default for UnusedPort {
+    fn default() -> Self {
+        UnusedPort::new()
+    }
 }
 
 /// Expected failures end in one `error: …` line with a hint, never a panic or

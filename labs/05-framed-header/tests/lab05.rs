@@ -394,7 +394,8 @@ fn client_times_out_when_no_reply_comes() {
 /// A request the client cannot build is refused before connecting.
 #[test]
 fn client_refuses_numbers_without_a_count_before_connecting() {
-    let port = contract::free_port().to_string();
+    let unused = contract::UnusedPort::new();
+    let port = unused.port().to_string();
     let output = assert_cmd::Command::new(CLIENT)
         .args(["--port", &port, "numbers many"])
         .output()

@@ -109,6 +109,7 @@ impl Folder {
 
     /// Opens the file `name` for sending; returns it with its size.
     pub fn open_to_send(&self, name: &str) -> Result<(File, u64), Refusal> {
+        // STARTER: resolve the name safely (self.resolve), open the file, and check the OPEN file is a plain file
         let (real, _) = self.resolve(name)?;
         let file = File::open(&real).map_err(|err| Refusal::Io(name.to_string(), err))?;
         // Ask the OPEN file again: between our check and the open, someone
@@ -120,6 +121,7 @@ impl Folder {
             return Err(Refusal::NotAFile(name.to_string()));
         }
         Ok((file, metadata.len()))
+        // STARTER_END
     }
 
     /// Finds the real path of the shared plain file `name` and its size, or

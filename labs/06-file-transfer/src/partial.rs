@@ -163,6 +163,7 @@ impl PartialFile {
     /// Puts the file in place if its digest is `expected`; otherwise deletes
     /// it. Returns the digest on success.
     pub fn commit(mut self, expected: &str) -> Result<String, CommitError> {
+        // STARTER: compare the digest; on a mismatch return the error (dropping self deletes the temporary); else flush, sync_all, rename into place
         // ANCHOR: commit
         let actual = std::mem::take(&mut self.checksum).finish();
         if actual != expected {
@@ -186,6 +187,7 @@ impl PartialFile {
         self.committed = true;
         // ANCHOR_END: commit
         Ok(actual)
+        // STARTER_END
     }
 }
 

@@ -195,9 +195,10 @@ fn busy_port(session: &mut Session) -> Result<(), Finding> {
 }
 
 fn client_without_server(session: &mut Session) -> Result<(), Finding> {
-    let free = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map_err(|err| Finding::new("a free port", err.to_string()))?;
+    // The port stays reserved (bound, never listening) for the whole check,
+    // so no other check's server can be given it meanwhile.
+    let unused = crate::contract::UnusedPort::new();
+    let free: SocketAddr = ([127, 0, 0, 1], unused.port()).into();
     session.note(format!("nothing listens on {free}"));
     let run = session.run_client(free, &["hello"], "", CLIENT_TIMEOUT)?;
     if run.success {
