@@ -5,7 +5,7 @@
 //! can then see that a refused or broken transfer left nothing behind.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::Duration;
@@ -213,15 +213,21 @@ fn get(
     Ok((reply, body, digest))
 }
 
-/// The server on a fresh folder that holds `files`.
-fn server_with(
-    session: &mut Session,
-    files: &[(&str, &[u8])],
-) -> Result<(Folder, SocketAddr), Finding> {
+/// A fresh folder for a server, holding `files`.
+fn served_folder(session: &Session, files: &[(&str, &[u8])]) -> Result<Folder, Finding> {
     let root = Folder::new(session, "server")?;
     for (name, bytes) in files {
         root.write(name, bytes)?;
     }
+    Ok(root)
+}
+
+/// The student's server on a fresh folder that holds `files`.
+fn server_with(
+    session: &mut Session,
+    files: &[(&str, &[u8])],
+) -> Result<(Folder, SocketAddr), Finding> {
+    let root = served_folder(session, files)?;
     let addr = session.start_server(&["--root", &root.arg()])?;
     Ok((root, addr))
 }
@@ -549,7 +555,8 @@ fn clients_at_once(session: &mut Session) -> Result<(), Finding> {
 
 fn client_get_and_put(session: &mut Session) -> Result<(), Finding> {
     let content = every_byte_value(200_000);
-    let (root, addr) = server_with_reference(session, &[("from server.bin", &content)])?;
+    let root = served_folder(session, &[("from server.bin", &content)])?;
+    let addr = session.start_reference_server(&["--root", &root.arg()])?;
     let proxy = session.proxy(addr, Cut::Random, Duration::ZERO)?;
     let mine = Folder::new(session, "client")?;
     let upload = every_byte_value(150_001);
@@ -586,25 +593,8 @@ fn client_get_and_put(session: &mut Session) -> Result<(), Finding> {
     Ok(())
 }
 
-/// Our reference server on a fresh folder that holds `files`.
-fn server_with_reference(
-    session: &mut Session,
-    files: &[(&str, &[u8])],
-) -> Result<(Folder, SocketAddr), Finding> {
-    let root = Folder::new(session, "server")?;
-    for (name, bytes) in files {
-        root.write(name, bytes)?;
-    }
-    let addr = session.start_reference_server(&["--root", &root.arg()])?;
-    Ok((root, addr))
-}
-
 fn client_checks_digest(session: &mut Session) -> Result<(), Finding> {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .map_err(|err| Finding::new("a port for the grader's server", err.to_string()))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|err| Finding::new("the grader's address", err.to_string()))?;
+    let (listener, addr) = session.listen_as_grader()?;
     session.note(format!(
         "the grader plays the server on {addr}: its file's trailer carries a wrong sha256"
     ));

@@ -338,6 +338,18 @@ impl Session {
         Ok(())
     }
 
+    /// A listener of the grader's own on a free port of 127.0.0.1, for a
+    /// proxy or for a peer the grader plays itself (a server whose replies
+    /// are damaged on purpose, say).
+    pub fn listen_as_grader(&self) -> Result<(std::net::TcpListener, SocketAddr), Finding> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")
+            .map_err(|err| Finding::new("a port for the grader", err.to_string()))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|err| Finding::new("the grader's own address", err.to_string()))?;
+        Ok((listener, addr))
+    }
+
     /// Starts a re-cutting proxy in front of `target` and returns its address:
     /// connect there instead, and every byte arrives cut as `cut` says, with
     /// `pause` after each piece (for merge: the time it gathers writes).
@@ -350,11 +362,7 @@ impl Session {
         cut: Cut,
         pause: Duration,
     ) -> Result<SocketAddr, Finding> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")
-            .map_err(|err| Finding::new("a port for the proxy", err.to_string()))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|err| Finding::new("the proxy's address", err.to_string()))?;
+        let (listener, addr) = self.listen_as_grader()?;
         let recut = Recut {
             cut,
             max_chunk: 5,

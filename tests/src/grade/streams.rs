@@ -4,7 +4,7 @@
 //! read as one frame passes on loopback and fails here every time.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::thread;
 use std::time::Duration;
 
@@ -176,11 +176,7 @@ fn lab04_clients_at_once(session: &mut Session) -> Result<(), Finding> {
 }
 
 fn lab04_client_half_closes(session: &mut Session) -> Result<(), Finding> {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .map_err(|err| Finding::new("a port for the grader's server", err.to_string()))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|err| Finding::new("the grader's address", err.to_string()))?;
+    let (listener, addr) = session.listen_as_grader()?;
     session.note(format!(
         "the grader plays the server on {addr}: it records every byte until the end of the stream"
     ));
@@ -565,11 +561,7 @@ fn lab05_client_through_proxy(session: &mut Session) -> Result<(), Finding> {
 }
 
 fn lab05_client_checks_crc(session: &mut Session) -> Result<(), Finding> {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .map_err(|err| Finding::new("a port for the grader's server", err.to_string()))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|err| Finding::new("the grader's address", err.to_string()))?;
+    let (listener, addr) = session.listen_as_grader()?;
     session.note(format!(
         "the grader plays the server on {addr}: its hello reply carries a wrong crc32"
     ));
