@@ -115,11 +115,17 @@ fn bind_failure(addr: SocketAddr, err: &io::Error, transport: Transport) -> Fail
 /// show the *real* address, which matters with `--port 0`, and it must be
 /// flushed: stdout to a pipe is block-buffered, so without the flush the line
 /// could sit in our buffer while the test waits forever.
-pub fn announce(local: SocketAddr) -> Result<(), Failure> {
+///
+/// It takes what the socket's `local_addr()` answered, so every server reads
+/// its real address the same way: `announce(listener.local_addr())?`; it
+/// returns that address for servers that go on to mention it.
+pub fn announce(local: io::Result<SocketAddr>) -> Result<SocketAddr, Failure> {
+    let local = local.map_err(|err| Failure::io("read the bound address", &err))?;
     let mut stdout = io::stdout().lock();
     writeln!(stdout, "listening on {local}")
         .and_then(|()| stdout.flush())
-        .map_err(|err| Failure::io("print the listening line", &err))
+        .map_err(|err| Failure::io("print the listening line", &err))?;
+    Ok(local)
 }
 
 /// Connects to the server at `endpoint`, trying each address it resolves to.

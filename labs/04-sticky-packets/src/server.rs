@@ -55,25 +55,6 @@ pub fn set_receive_buffer(listener: &TcpListener, bytes: usize) -> Result<usize,
 }
 // ANCHOR_END: receive_buffer
 
-/// Serves clients one after another: the connection loop around the
-/// communication loop. While one client is connected, the next one waits.
-pub fn serve_one_by_one(listener: &TcpListener, settings: &Settings) {
-    // ANCHOR: connection_loop
-    loop {
-        // A failed accept concerns one would-be client, not the server: log
-        // it and accept the next. (Lab 01 simply gave up.)
-        let (connection, client) = match listener.accept() {
-            Ok(accepted) => accepted,
-            Err(err) => {
-                eprintln!("could not accept a connection: {}", describe(&err));
-                continue;
-            }
-        };
-        serve_client(connection, client, settings);
-    }
-    // ANCHOR_END: connection_loop
-}
-
 /// Serves many clients at once, a thread each, at most `max_clients` at a
 /// time: the threaded connection loop of `shared::slots`, with this lab's
 /// conversation in each thread.

@@ -374,10 +374,7 @@ fn proxy(args: ProxyArgs) -> Result<(), Failure> {
                 .hint("give the server as HOST:PORT, such as 127.0.0.1:8005")
         })?;
     let listener = shared::net::listen(&args.endpoint)?;
-    let local = listener
-        .local_addr()
-        .map_err(|err| Failure::io("read the bound address", &err))?;
-    shared::net::announce(local)?;
+    let local = shared::net::announce(listener.local_addr())?;
     eprintln!(
         "relaying every connection to {target}, cutting the stream: {:?} (connect your client to port {})",
         args.cut,

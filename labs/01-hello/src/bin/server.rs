@@ -19,10 +19,7 @@ fn main() -> ExitCode {
         // ANCHOR: listen
         // socket + bind + listen, in one call; see `shared::net::listen`.
         let listener = shared::net::listen(&args.endpoint)?;
-        let local = listener
-            .local_addr()
-            .map_err(|err| shared::Failure::io("read the bound address", &err))?;
-        shared::net::announce(local)?;
+        shared::net::announce(listener.local_addr())?;
         // ANCHOR_END: listen
         server::serve_one_client(&listener)
     })

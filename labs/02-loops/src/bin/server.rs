@@ -32,10 +32,7 @@ fn main() -> ExitCode {
             log_messages: !args.serving.quiet,
         };
         let listener = shared::net::listen_with_backlog(&args.endpoint, args.serving.backlog)?;
-        let local = listener
-            .local_addr()
-            .map_err(|err| shared::Failure::io("read the bound address", &err))?;
-        shared::net::announce(local)?;
+        shared::net::announce(listener.local_addr())?;
         if args.sequential {
             eprintln!("serving one client at a time");
             server::serve_one_by_one(&listener, &settings);

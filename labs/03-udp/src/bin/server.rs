@@ -32,10 +32,7 @@ fn main() -> ExitCode {
         // there are no connections to queue.
         let socket = shared::net::bind_udp(&args.endpoint)?;
         // ANCHOR_END: bind
-        let local = socket
-            .local_addr()
-            .map_err(|err| shared::Failure::io("read the bound address", &err))?;
-        shared::net::announce(local)?;
+        shared::net::announce(socket.local_addr())?;
         let settings = Settings {
             buffer_size: usize::from(args.buffer_size),
             drop_every: args.drop_every,

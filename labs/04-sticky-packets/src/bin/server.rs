@@ -21,7 +21,7 @@ struct Args {
     #[command(flatten)]
     serving: shared::cli::Serving,
 
-    /// Serve one client at a time (no threads): the next client waits until
+    /// Serve one client at a time (lab 02's `--sequential`): the next client waits until
     /// the current one leaves
     #[arg(long)]
     sequential: bool,
@@ -45,7 +45,7 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     shared::run(|| {
-        let settings = Settings {
+        let mut settings = Settings {
             idle_timeout: args.serving.idle_timeout,
             max_clients: usize::from(args.serving.max_clients),
             log_messages: !args.serving.quiet,
@@ -53,14 +53,11 @@ fn main() -> ExitCode {
             read_buffer_size: args.read_buffer as usize,
         };
         let listener = shared::net::listen_with_backlog(&args.endpoint, args.serving.backlog)?;
-        let local = listener
-            .local_addr()
-            .map_err(|err| shared::Failure::io("read the bound address", &err))?;
         let receive_buffer = match args.receive_buffer {
             Some(bytes) => Some(server::set_receive_buffer(&listener, bytes as usize)?),
             None => None,
         };
-        shared::net::announce(local)?;
+        shared::net::announce(listener.local_addr())?;
         eprintln!(
             "each read takes at most {} (--read-buffer)",
             count(settings.read_buffer_size as u64, "byte")
@@ -69,12 +66,13 @@ fn main() -> ExitCode {
             eprintln!("each connection's receive buffer: {bytes} bytes (SO_RCVBUF)");
         }
         if args.sequential {
+            // Lab 02's lesson, reused: one place for clients is one at a time.
+            settings.max_clients = 1;
             eprintln!("serving one client at a time");
-            server::serve_one_by_one(&listener, &settings);
         } else {
             eprintln!("serving up to {} clients at once", settings.max_clients);
-            server::serve_concurrently(&listener, &settings);
         }
+        server::serve_concurrently(&listener, &settings);
         Ok(())
     })
 }

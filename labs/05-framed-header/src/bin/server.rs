@@ -28,10 +28,7 @@ fn main() -> ExitCode {
             log_requests: !args.serving.quiet,
         };
         let listener = shared::net::listen_with_backlog(&args.endpoint, args.serving.backlog)?;
-        let local = listener
-            .local_addr()
-            .map_err(|err| shared::Failure::io("read the bound address", &err))?;
-        shared::net::announce(local)?;
+        shared::net::announce(listener.local_addr())?;
         eprintln!("serving up to {} clients at once", settings.max_clients);
         server::serve_concurrently(&listener, &settings);
         Ok(())

@@ -53,10 +53,7 @@ fn main() -> ExitCode {
             log_commands: !args.serving.quiet,
         };
         let listener = shared::net::listen_with_backlog(&args.endpoint, args.serving.backlog)?;
-        let local = listener
-            .local_addr()
-            .map_err(|err| Failure::io("read the bound address", &err))?;
-        shared::net::announce(local)?;
+        shared::net::announce(listener.local_addr())?;
         if stale > 0 {
             eprintln!("removed {stale} unfinished temporary file(s) left by an earlier run");
         }
