@@ -82,6 +82,17 @@ pub fn describe(err: &io::Error) -> String {
     plain.to_string()
 }
 
+/// Whether `err` is a socket timeout running out.
+///
+/// A read or write timeout shows up as `WouldBlock` on Unix and as
+/// `TimedOut` on Windows, so a program that means "timed out" checks both.
+pub fn is_timeout(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
 /// Runs a program's body and turns a [`Failure`] into `error: …` on stderr and
 /// exit status 1.
 ///

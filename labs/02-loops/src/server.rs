@@ -4,7 +4,7 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
-use shared::failure::describe;
+use shared::failure::{describe, is_timeout};
 
 /// The most bytes we take from a client in one read, as in lab 01.
 pub const READ_BUFFER_SIZE: usize = 1024;
@@ -110,12 +110,4 @@ fn communicate(
     }
     // ANCHOR_END: communication_loop
     // STARTER_END
-}
-
-/// A read timeout shows up as `WouldBlock` on Unix and `TimedOut` on Windows.
-fn is_timeout(err: &io::Error) -> bool {
-    matches!(
-        err.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }

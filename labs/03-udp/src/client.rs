@@ -5,6 +5,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use shared::Failure;
+use shared::failure::is_timeout;
 
 use crate::{Endpoint, MAX_DATAGRAM_IPV4, MAX_DATAGRAM_IPV6};
 
@@ -141,12 +142,4 @@ impl Exchange {
         }
         nonblocking(false)
     }
-}
-
-/// A receive timeout shows up as `WouldBlock` on Unix and `TimedOut` on Windows.
-fn is_timeout(err: &io::Error) -> bool {
-    matches!(
-        err.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }

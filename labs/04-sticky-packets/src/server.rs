@@ -7,7 +7,7 @@ use std::thread;
 use std::time::Duration;
 
 use shared::Failure;
-use shared::failure::describe;
+use shared::failure::{describe, is_timeout};
 
 use crate::report::Report;
 use crate::shown::{count, shown};
@@ -149,12 +149,4 @@ fn communicate(
     // ANCHOR_END: report
     Ok(report)
     // STARTER_END
-}
-
-/// A read timeout shows up as `WouldBlock` on Unix and `TimedOut` on Windows.
-fn is_timeout(err: &io::Error) -> bool {
-    matches!(
-        err.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }

@@ -4,7 +4,7 @@ use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use shared::failure::describe;
+use shared::failure::{describe, is_timeout};
 
 use crate::frame::{self, FrameError};
 use crate::protocol::{MAX_REQUEST_BODY, Reply, Request};
@@ -152,12 +152,4 @@ fn describe_exchange(request: &Request, reply: &Reply) -> String {
         None => format!("asked for {asked}, sent {} bytes", reply.body_size),
         Some(reason) => format!("asked for {asked}, refused: {reason}"),
     }
-}
-
-/// A read timeout shows up as `WouldBlock` on Unix and `TimedOut` on Windows.
-fn is_timeout(err: &io::Error) -> bool {
-    matches!(
-        err.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use lab05_framed_header::frame::{self, FrameError};
 use shared::Failure;
-use shared::failure::describe;
+use shared::failure::{describe, is_timeout};
 
 use crate::Endpoint;
 use crate::folder::{Entry, Folder};
@@ -462,14 +462,6 @@ fn listing(entries: &[Entry]) -> String {
         .map(|entry| format!("{:>12}  {}", entry.size, entry.name))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// A read timeout shows up as `WouldBlock` on Unix and `TimedOut` on Windows.
-fn is_timeout(err: &io::Error) -> bool {
-    matches!(
-        err.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }
 
 #[cfg(test)]

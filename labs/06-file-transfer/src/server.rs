@@ -6,7 +6,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use lab05_framed_header::frame::{self, FrameError};
-use shared::failure::describe;
+use shared::failure::{describe, is_timeout};
 
 use crate::folder::Folder;
 use crate::partial::PartialFile;
@@ -329,12 +329,4 @@ fn put(
     };
     // ANCHOR_END: put_receive
     Ok(line)
-}
-
-/// A read timeout shows up as `WouldBlock` on Unix and `TimedOut` on Windows.
-fn is_timeout(err: &io::Error) -> bool {
-    matches!(
-        err.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }
