@@ -111,6 +111,12 @@ impl Server {
         self.addr
     }
 
+    /// The server's process id, to read what the operating system says
+    /// about it (`/proc/PID/status` on Linux).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The `--port` argument a client needs to reach this server.
     pub fn port(&self) -> String {
         self.addr.port().to_string()

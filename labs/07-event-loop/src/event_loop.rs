@@ -45,6 +45,27 @@ const READ_CHUNK: usize = 16 * 1024;
 /// those fill, and the client's own writes block. It slows only itself.
 pub const MAX_PENDING: usize = 256 * 1024;
 
+/// Reads one connection may do before the others get their turn.
+///
+/// Draining a socket until `WouldBlock` is a must with edge-triggered
+/// events, but a client that sends without pause would then keep the loop
+/// to itself: its socket never runs dry. So each connection gets a few reads
+/// per turn, and one that still has bytes waiting is served again on the
+/// next turn, after everyone else (epoll's manual calls this starvation).
+const READS_PER_TURN: usize = 4;
+
+/// What a connection needs from the loop after its turn.
+#[derive(Debug)]
+enum Turn {
+    /// Its socket said `WouldBlock`: an event will say when to go on.
+    Wait,
+    /// Its turn ended with bytes perhaps still waiting: serve it again
+    /// without waiting for an event, which will not come.
+    Again,
+    /// The connection is over.
+    End(Ending),
+}
+
 /// Serves every client on this one thread, until the process is stopped.
 pub fn serve(listener: std::net::TcpListener, settings: &Settings) -> Result<(), Failure> {
     // ANCHOR: setup
@@ -69,34 +90,55 @@ pub fn serve(listener: std::net::TcpListener, settings: &Settings) -> Result<(),
     let sweep_every = (settings.idle_timeout / 4).min(Duration::from_millis(250));
     let mut next_sweep = Instant::now() + sweep_every;
 
+    // Connections that used up their turn with bytes still waiting (see
+    // READS_PER_TURN): no event will come for those bytes, so we come back.
+    let mut unfinished: Vec<Token> = Vec::new();
+
     // ANCHOR: event_loop
     loop {
         // Sleep until a socket is ready or the next sweep is due. A server
-        // with nothing to do uses no CPU at all here.
-        let timeout = next_sweep.saturating_duration_since(Instant::now());
+        // with nothing to do uses no CPU at all here. With unfinished
+        // connections, only look for events, without sleeping.
+        let timeout = if unfinished.is_empty() {
+            next_sweep.saturating_duration_since(Instant::now())
+        } else {
+            Duration::ZERO
+        };
         if let Err(err) = poll.poll(&mut events, Some(timeout)) {
             if err.kind() == io::ErrorKind::Interrupted {
                 continue; // a signal woke us; nothing is wrong
             }
             return Err(Failure::io("wait for events", &err));
         }
+        let mut turn = std::mem::take(&mut unfinished);
         for event in events.iter() {
             if event.token() == LISTENER {
                 accept_all(&listener, &poll, &mut connections, &mut next_token, settings);
                 milestones.connected(connections.len());
-                continue;
+            } else {
+                // Readable, writable or both: `serve_turn` tries everything
+                // this connection could do now, so the flags are not needed.
+                turn.push(event.token());
             }
+        }
+        turn.sort_unstable();
+        turn.dedup();
+        for token in turn {
             // An event may come for a connection closed earlier in this
-            // same batch: such stray events are normal, and skipped.
-            let Some(connection) = connections.get_mut(&event.token()) else {
+            // same turn: such stray events are normal, and skipped.
+            let Some(connection) = connections.get_mut(&token) else {
                 continue;
             };
-            // Readable, writable or both: `serve_ready` tries everything
-            // this connection could do now, so the flags are not needed.
-            if let Some(ending) = connection.serve_ready(&mut chunk, settings) {
-                close(&poll, &mut connections, event.token(), ending, settings);
-            } else if let Err(err) = connection.update_interest(poll.registry(), event.token()) {
-                close(&poll, &mut connections, event.token(), Ending::Failed(err), settings);
+            match connection.serve_turn(&mut chunk, settings) {
+                Turn::End(ending) => close(&poll, &mut connections, token, ending, settings),
+                turn => {
+                    if matches!(turn, Turn::Again) {
+                        unfinished.push(token);
+                    }
+                    if let Err(err) = connection.update_interest(poll.registry(), token) {
+                        close(&poll, &mut connections, token, Ending::Failed(err), settings);
+                    }
+                }
             }
         }
         if Instant::now() >= next_sweep {
@@ -248,14 +290,14 @@ impl Connection {
         }
     }
 
-    /// Does everything this connection can do now: write what is pending,
-    /// read what has come, answer the lines, until the socket says
-    /// `WouldBlock` (or backpressure says stop). Returns how it ended, if it did.
-    fn serve_ready(&mut self, chunk: &mut [u8], settings: &Settings) -> Option<Ending> {
-        // ANCHOR: serve_ready
-        loop {
+    /// Does what this connection can do now: write what is pending, read
+    /// what has come, answer the lines, until the socket says `WouldBlock`,
+    /// backpressure says stop, or its turn is over.
+    fn serve_turn(&mut self, chunk: &mut [u8], settings: &Settings) -> Turn {
+        // ANCHOR: serve_turn
+        for _ in 0..READS_PER_TURN {
             if let Err(err) = self.write_pending(settings) {
-                return Some(Ending::Failed(err));
+                return Turn::End(Ending::Failed(err));
             }
             // Backpressure: with too many replies unread, leave the client's
             // lines in the kernel. When a WRITABLE event lets us write them,
@@ -263,7 +305,7 @@ impl Connection {
             // edge-triggered events, no new READABLE event would come for
             // bytes that were already waiting.
             if !self.wants_to_read() {
-                break;
+                return self.waiting_or_done();
             }
             match self.stream.read(chunk) {
                 // 0 bytes: the client closed its side. Its last replies are
@@ -272,25 +314,32 @@ impl Connection {
                     self.unfinished = self.incoming.len();
                     self.incoming = Vec::new();
                     if self.reading == Reading::Refused {
-                        return Some(Ending::TooLong);
+                        return Turn::End(Ending::TooLong);
                     }
                     self.reading = Reading::Ended;
                 }
                 Ok(n) => self.take(&chunk[..n], settings),
                 // Nothing more for now: the event is used up.
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Turn::Wait,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                Err(err) => return Some(Ending::Failed(err)),
+                Err(err) => return Turn::End(Ending::Failed(err)),
             }
         }
-        // ANCHOR_END: serve_ready
+        // Turn over, and the socket may hold more: come back next turn.
+        Turn::Again
+        // ANCHOR_END: serve_turn
+    }
+
+    /// After a turn that stopped reading: finished, or waiting for WRITABLE.
+    fn waiting_or_done(&self) -> Turn {
         if self.reading == Reading::Ended && self.pending() == 0 {
-            return Some(Ending::Closed {
+            Turn::End(Ending::Closed {
                 answered: self.answered,
                 unfinished: self.unfinished,
-            });
+            })
+        } else {
+            Turn::Wait
         }
-        None
     }
 
     /// Handles bytes just read: answers the complete lines among them.

@@ -45,8 +45,9 @@ pub fn answer_lines(incoming: &mut Vec<u8>, outgoing: &mut Vec<u8>) -> Result<us
         }
         // The reply is the line itself, `\n` included, with a–z made A–Z;
         // every other byte (`\r`, UTF-8, anything) comes back unchanged.
-        let line = &incoming[start..start + length + 1];
-        outgoing.extend(line.iter().map(u8::to_ascii_uppercase));
+        let reply_starts = outgoing.len();
+        outgoing.extend_from_slice(&incoming[start..start + length + 1]);
+        outgoing[reply_starts..].make_ascii_uppercase();
         start += length + 1;
         answered += 1;
     }

@@ -89,21 +89,22 @@ pub struct Milestones {
 }
 
 impl Milestones {
-    /// Called whenever a client connects, with how many are connected now.
+    /// Called whenever clients connect, with how many are connected now.
+    ///
+    /// Each milestone passed is logged by its own round number, so the log
+    /// is the same however many clients one turn of the loop accepted.
     pub fn connected(&mut self, now: usize) {
         if self.next == 0 {
             self.next = 10;
         }
-        if now < self.next {
-            return;
-        }
-        self.next *= 10;
-        match threads_of_this_process() {
-            Some(threads) => eprintln!(
-                "{now} clients connected at once; this process has {threads} thread(s) \
-                 (Threads: in /proc/self/status)"
-            ),
-            None => eprintln!("{now} clients connected at once"),
+        while now >= self.next {
+            let threads = threads_of_this_process()
+                .map(|threads| {
+                    format!("; this process has {threads} thread(s) (Threads: in /proc/self/status)")
+                })
+                .unwrap_or_default();
+            eprintln!("{} clients connected at once{threads}", self.next);
+            self.next *= 10;
         }
     }
 }

@@ -1,0 +1,290 @@
+//! Lab 07 over real sockets: the real binaries, port 0, no sleeps to wait
+//! for a server. Every behaviour of the server is checked twice, once for
+//! each engine (`--engine mio` and `--engine tokio`): they promise the same.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::{Duration, Instant};
+
+use lab07_event_loop::lines::{MAX_LINE, TOO_LONG};
+use labkit::{Server, client, contract};
+
+const SERVER: &str = env!("CARGO_BIN_EXE_lab07-server");
+const CLIENT: &str = env!("CARGO_BIN_EXE_lab07-client");
+
+/// Starts the server with `engine` and any other options.
+fn start(engine: &str, more: &[&str]) -> Server {
+    let mut args = vec!["--engine", engine];
+    args.extend_from_slice(more);
+    Server::start(SERVER, args).expect("the server starts")
+}
+
+/// A raw connection from the test itself, with a timeout so a missing reply
+/// fails the test instead of hanging it.
+fn connect(server: &Server) -> TcpStream {
+    let stream = TcpStream::connect(server.addr()).expect("the server accepts connections");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("a read timeout can be set");
+    stream
+}
+
+/// Reads exactly `n` bytes.
+fn read_n(stream: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut reply = vec![0; n];
+    stream.read_exact(&mut reply).expect("the whole reply arrives");
+    reply
+}
+
+/// Reads until the server closes the connection.
+fn read_to_end(stream: &mut TcpStream) -> Vec<u8> {
+    let mut all = Vec::new();
+    stream
+        .read_to_end(&mut all)
+        .expect("the server closes the connection cleanly (no reset)");
+    all
+}
+
+/// What `/proc/PID/status` says about the server (Linux).
+fn status_field(server: &Server, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).ok()?;
+    let line = status.lines().find_map(|line| line.strip_prefix(field))?;
+    line.split_whitespace().next()?.parse().ok()
+}
+
+/// Runs each listed check once per engine, as two tests.
+macro_rules! for_both_engines {
+    ($($check:ident),* $(,)?) => {
+        mod mio_engine {
+            $(#[test] fn $check() { super::$check("mio") })*
+        }
+        mod tokio_engine {
+            $(#[test] fn $check() { super::$check("tokio") })*
+        }
+    };
+}
+
+for_both_engines!(
+    lines_split_across_reads_and_merged_in_one_read_are_each_answered,
+    a_thousand_simultaneous_clients_are_all_answered_by_at_most_two_threads,
+    a_client_that_never_reads_does_not_delay_another,
+    an_over_long_line_gets_the_error_line_and_the_connection_closes,
+    a_client_closing_its_side_gets_its_replies_and_others_go_on,
+    a_silent_client_is_disconnected_after_the_idle_timeout,
+    the_load_mode_holds_every_connection_and_checks_every_reply,
+);
+
+/// A line cut into pieces is answered once it is whole; three lines in one
+/// write get three replies, none forgotten in the buffer.
+fn lines_split_across_reads_and_merged_in_one_read_are_each_answered(engine: &str) {
+    let server = start(engine, &[]);
+    let mut stream = connect(&server);
+    stream.set_nodelay(true).unwrap();
+    for piece in ["spl", "it li", "ne\nand ", "more\n"] {
+        stream.write_all(piece.as_bytes()).unwrap();
+        // Give each piece its own packet, so the server's reads see pieces.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(read_n(&mut stream, 20), b"SPLIT LINE\nAND MORE\n");
+
+    stream.write_all("one\ntwo\r\nthree é\n\n".as_bytes()).unwrap();
+    let expected = "ONE\nTWO\r\nTHREE é\n\n".as_bytes();
+    assert_eq!(read_n(&mut stream, expected.len()), expected);
+}
+
+/// 1,000 clients connected together all get their replies, and the kernel
+/// counts at most 2 threads in the server while they are connected.
+fn a_thousand_simultaneous_clients_are_all_answered_by_at_most_two_threads(engine: &str) {
+    lab07_event_loop::open_files::raise_to_hold(1100).expect("the test can hold 1,000 sockets");
+    let server = start(engine, &["--quiet"]);
+    let mut streams: Vec<TcpStream> = (0..1000).map(|_| connect(&server)).collect();
+    for (i, stream) in streams.iter_mut().enumerate() {
+        stream.write_all(format!("client {i}\n").as_bytes()).unwrap();
+    }
+    for (i, stream) in streams.iter_mut().enumerate() {
+        let expected = format!("CLIENT {i}\n");
+        assert_eq!(read_n(stream, expected.len()), expected.as_bytes());
+    }
+    if cfg!(target_os = "linux") {
+        let threads = status_field(&server, "Threads:").expect("the server's /proc status");
+        assert!(threads <= 2, "{threads} threads with 1,000 clients");
+    }
+}
+
+/// A flooder sends lines without ever reading a reply. The server stops
+/// reading from it (backpressure: its writes end up blocking), and another
+/// client's round trips stay under 100 ms, twenty times over.
+fn a_client_that_never_reads_does_not_delay_another(engine: &str) {
+    let server = start(engine, &["--quiet"]);
+    let mut flooder = connect(&server);
+    flooder.set_nonblocking(true).unwrap();
+    let lines = b"never read this reply\n".repeat(3000);
+    let mut flooded = 0;
+    let mut polite = connect(&server);
+    for round in 0..20 {
+        // Flood until the flooder's own writes would block. The cap shows
+        // a server that buffers without end instead of pushing back.
+        loop {
+            match flooder.write(&lines) {
+                Ok(n) => flooded += n,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+                Err(err) => panic!("the flooder's write failed: {err}"),
+            }
+            assert!(
+                flooded < 256 << 20,
+                "256 MiB accepted from a client that reads nothing"
+            );
+        }
+        let started = Instant::now();
+        polite.write_all(format!("round {round}\n").as_bytes()).unwrap();
+        let expected = format!("ROUND {round}\n");
+        assert_eq!(read_n(&mut polite, expected.len()), expected.as_bytes());
+        let took = started.elapsed();
+        assert!(took < Duration::from_millis(100), "round {round} took {took:?}");
+    }
+    if let Some(rss) = status_field(&server, "VmRSS:") {
+        assert!(rss < 64 * 1024, "the server grew to {rss} KiB");
+    }
+}
+
+/// A line of 65,537 bytes: the lines before it are answered, then the exact
+/// error line, then a clean close (not a reset). A line of exactly 65,536
+/// bytes is fine, and the server serves the next client.
+fn an_over_long_line_gets_the_error_line_and_the_connection_closes(engine: &str) {
+    let server = start(engine, &[]);
+    let mut stream = connect(&server);
+    let mut longest = vec![b'a'; MAX_LINE];
+    longest.push(b'\n');
+    stream.write_all(&longest).unwrap();
+    assert_eq!(read_n(&mut stream, longest.len()), longest.to_ascii_uppercase());
+
+    let mut too_long = b"fine\n".to_vec();
+    too_long.extend(vec![b'a'; MAX_LINE + 1]);
+    too_long.extend(b"\nafter\n");
+    stream.write_all(&too_long).unwrap();
+    let mut expected = b"FINE\n".to_vec();
+    expected.extend_from_slice(TOO_LONG);
+    assert_eq!(String::from_utf8_lossy(&read_to_end(&mut stream)), String::from_utf8_lossy(&expected));
+
+    let output = client(CLIENT, &server)
+        .args(["still there", &"b".repeat(MAX_LINE + 1)])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "STILL THERE\n");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    contract::assert_one_error_line(&stderr);
+    assert!(stderr.contains("refused the line: line longer than 65536 bytes"), "{stderr}");
+}
+
+/// A client that shuts down its sending side still gets the replies to its
+/// lines, then the server closes; a last line without `\n` gets no reply;
+/// and another client, mid-line, is not disturbed.
+fn a_client_closing_its_side_gets_its_replies_and_others_go_on(engine: &str) {
+    let server = start(engine, &[]);
+    let mut other = connect(&server);
+    other.write_all(b"half a ").unwrap();
+
+    let mut leaving = connect(&server);
+    leaving.write_all(b"one\ntwo\nno newline").unwrap();
+    leaving.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(read_to_end(&mut leaving), b"ONE\nTWO\n");
+    assert!(server.wait_for_stderr(
+        "after 2 line(s), and 10 bytes without a final \\n",
+        Duration::from_secs(5)
+    ));
+
+    other.write_all(b"line\n").unwrap();
+    assert_eq!(read_n(&mut other, 12), b"HALF A LINE\n");
+}
+
+/// A client that sends nothing is disconnected after --idle-timeout.
+fn a_silent_client_is_disconnected_after_the_idle_timeout(engine: &str) {
+    let server = start(engine, &["--idle-timeout", "0.3"]);
+    let mut silent = connect(&server);
+    let started = Instant::now();
+    assert_eq!(read_to_end(&mut silent), b"");
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    assert!(server.wait_for_stderr("no progress for 0.3 s", Duration::from_secs(5)));
+}
+
+/// The load client opens its connections, does its rounds and checks each reply.
+fn the_load_mode_holds_every_connection_and_checks_every_reply(engine: &str) {
+    let server = start(engine, &["--quiet"]);
+    client(CLIENT, &server)
+        .args(["--connections", "200", "--rounds", "3", "--size", "100", "--no-times"])
+        .timeout(Duration::from_secs(20))
+        .assert()
+        .success()
+        .stdout(
+            "connects: 200 of 200 connections open at once\n\
+             round trips: 600 of 600, every reply checked\n\
+             failures: 0\n",
+        );
+    assert!(server.wait_for_stderr(
+        "100 clients connected at once",
+        Duration::from_secs(5)
+    ));
+}
+
+/// Several lines on one connection, from arguments or from stdin; an empty
+/// line is a line too, and gets an empty reply.
+#[test]
+fn client_sends_each_argument_or_stdin_line_and_prints_each_reply() {
+    let server = start("mio", &[]);
+    client(CLIENT, &server)
+        .args(["first line", "second line"])
+        .assert()
+        .success()
+        .stdout("FIRST LINE\nSECOND LINE\n");
+    client(CLIENT, &server)
+        .write_stdin("one\n\ntwo words\n")
+        .assert()
+        .success()
+        .stdout("ONE\n\nTWO WORDS\n");
+    let log = server.stop().join("\n");
+    assert!(log.contains("closed the connection after 3 line(s)"), "{log}");
+}
+
+/// A load client against a server that is not there reports its failures
+/// with one error line.
+#[test]
+fn the_load_mode_reports_failed_connections_with_one_error_line() {
+    let unused = contract::UnusedPort::new();
+    let output = assert_cmd::Command::new(CLIENT)
+        .args(["--port", &unused.port().to_string(), "--connections", "5"])
+        .timeout(Duration::from_secs(20))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).contains("failures: 5"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    contract::assert_one_error_line(&stderr);
+    assert!(stderr.contains("5 of 5 connections failed"), "{stderr}");
+}
+
+/// The server prints `listening on IP:PORT` with the real port for `--port 0`.
+#[test]
+fn server_announces_its_real_address_on_port_0() {
+    contract::server_announces_its_real_address(SERVER, &[]);
+    contract::server_announces_its_real_address(SERVER, &["--engine", "tokio"]);
+}
+
+/// A second server on a taken port fails with one error line and a hint.
+#[test]
+fn second_server_on_a_busy_port_fails_with_a_hint() {
+    contract::busy_port_is_one_clear_error(SERVER, &[]);
+}
+
+/// A client with nobody to talk to fails with one error line and a hint.
+#[test]
+fn client_without_a_server_fails_with_a_hint() {
+    contract::client_without_server_is_one_clear_error(CLIENT, &["hi"], "connection refused");
+}
+
+/// `just lab 07` shows both sides, finishes, and prints what the book shows.
+#[test]
+fn the_demo_matches_the_book() {
+    let bin_dir = std::path::Path::new(SERVER).parent().unwrap();
+    labkit::demo::check_transcript(&labkit::labs::find("07").unwrap(), bin_dir).unwrap();
+}
