@@ -28,14 +28,10 @@ use shared::Failure;
 use shared::failure::describe;
 
 use crate::lines::{self, LineTooLong};
-use crate::server::{Ending, GENTLE_CLOSE_TIME, Milestones, Settings};
+use crate::server::{Ending, GENTLE_CLOSE_TIME, Milestones, READ_CHUNK, Settings};
 
 /// The listener's token; each connection gets the next unused number.
 const LISTENER: Token = Token(0);
-
-/// Bytes taken from a socket per read. One buffer serves every connection
-/// (there is only one thread), so it can be generous.
-const READ_CHUNK: usize = 16 * 1024;
 
 /// Replies waiting for a client, above which we stop reading from it.
 ///
@@ -83,6 +79,7 @@ pub fn serve(listener: std::net::TcpListener, settings: &Settings) -> Result<(),
     let mut events = Events::with_capacity(1024);
     let mut connections: HashMap<Token, Connection> = HashMap::new();
     let mut next_token = LISTENER.0 + 1;
+    // One read buffer serves every connection: there is only one thread.
     let mut chunk = vec![0; READ_CHUNK];
     let mut milestones = Milestones::default();
     // How often idle connections are looked for: often enough that one is

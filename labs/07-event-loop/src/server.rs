@@ -71,6 +71,13 @@ impl Ending {
     }
 }
 
+/// The most bytes taken from one socket in one read.
+///
+/// Every byte read is a byte to answer, and while one client's bytes are
+/// answered, the others wait: small reads keep the turns short. 16 KiB is
+/// still large enough that a read costs little per byte.
+pub const READ_CHUNK: usize = 16 * 1024;
+
 /// How long a refused connection may go on sending before we close it anyway.
 ///
 /// After the error line, the rest of the client's over-long line is still

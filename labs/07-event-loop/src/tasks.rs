@@ -19,7 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, timeout};
 
 use crate::lines::{self, LineTooLong};
-use crate::server::{Ending, GENTLE_CLOSE_TIME, Milestones, Settings};
+use crate::server::{Ending, GENTLE_CLOSE_TIME, Milestones, READ_CHUNK, Settings};
 
 /// Serves every client on this one thread, until the process is stopped.
 pub fn serve(listener: std::net::TcpListener, settings: &Settings) -> Result<(), Failure> {
@@ -72,9 +72,11 @@ async fn serve_client(mut stream: TcpStream, settings: &Settings) -> Ending {
     let mut outgoing = Vec::new();
     let mut answered = 0;
     loop {
-        // `read_buf` appends to `incoming`; the timeout turns a silent
-        // client into an ending instead of a task that waits forever.
-        let n = match timeout(settings.idle_timeout, stream.read_buf(&mut incoming)).await {
+        // `read_buf` appends to `incoming`, at most READ_CHUNK bytes (the
+        // task is not preempted while it answers them); the timeout turns a
+        // silent client into an ending instead of a task that waits forever.
+        let mut limited = (&mut stream).take(READ_CHUNK as u64);
+        let n = match timeout(settings.idle_timeout, limited.read_buf(&mut incoming)).await {
             Err(_elapsed) => return Ending::Silent,
             Ok(Err(err)) => return Ending::Failed(err),
             Ok(Ok(n)) => n,
