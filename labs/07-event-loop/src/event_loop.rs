@@ -110,7 +110,13 @@ pub fn serve(listener: std::net::TcpListener, settings: &Settings) -> Result<(),
         let mut turn = std::mem::take(&mut unfinished);
         for event in events.iter() {
             if event.token() == LISTENER {
-                accept_all(&listener, &poll, &mut connections, &mut next_token, settings);
+                accept_all(
+                    &listener,
+                    &poll,
+                    &mut connections,
+                    &mut next_token,
+                    settings,
+                );
                 milestones.connected(connections.len());
             } else {
                 // Readable, writable or both: `serve_turn` tries everything
@@ -133,7 +139,13 @@ pub fn serve(listener: std::net::TcpListener, settings: &Settings) -> Result<(),
                         unfinished.push(token);
                     }
                     if let Err(err) = connection.update_interest(poll.registry(), token) {
-                        close(&poll, &mut connections, token, Ending::Failed(err), settings);
+                        close(
+                            &poll,
+                            &mut connections,
+                            token,
+                            Ending::Failed(err),
+                            settings,
+                        );
                     }
                 }
             }

@@ -148,7 +148,13 @@ pub fn run(plan: &Plan) -> Result<Report, Failure> {
     }
     report.all_connected = started.elapsed();
     for slot in &mut peers {
-        if matches!(slot, Some(Peer { stage: Stage::Connecting, .. })) {
+        if matches!(
+            slot,
+            Some(Peer {
+                stage: Stage::Connecting,
+                ..
+            })
+        ) {
             report.fail("connect: no answer before the deadline".to_string());
             *slot = None;
         }

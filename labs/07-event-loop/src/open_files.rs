@@ -34,7 +34,10 @@ pub fn raise_to_hold(wanted: u64) -> Result<Limit, Failure> {
     let (before, _hard) = rlimit::getrlimit(rlimit::Resource::NOFILE)
         .map_err(|err| Failure::io("read the open-file limit", &err))?;
     if before >= wanted {
-        return Ok(Limit { before, now: before });
+        return Ok(Limit {
+            before,
+            now: before,
+        });
     }
     let now = rlimit::increase_nofile_limit(u64::MAX)
         .map_err(|err| Failure::io("raise the open-file limit", &err))?;

@@ -107,7 +107,9 @@ impl Milestones {
         while now >= self.next {
             let threads = threads_of_this_process()
                 .map(|threads| {
-                    format!("; this process has {threads} thread(s) (Threads: in /proc/self/status)")
+                    format!(
+                        "; this process has {threads} thread(s) (Threads: in /proc/self/status)"
+                    )
                 })
                 .unwrap_or_default();
             eprintln!("{} clients connected at once{threads}", self.next);

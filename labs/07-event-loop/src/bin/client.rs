@@ -89,7 +89,9 @@ fn put_under_load(args: &Args, connections: usize) -> Result<(), Failure> {
             "{connections} connections need {needed} open files, but this process may open only {}",
             limit.now
         ))
-        .hint("lower --connections, or ask an administrator to raise the hard limit (ulimit -Hn)"));
+        .hint(
+            "lower --connections, or ask an administrator to raise the hard limit (ulimit -Hn)",
+        ));
     }
     let plan = Plan {
         server: shared::net::resolve(&args.endpoint)?[0],
