@@ -18,8 +18,15 @@ use labkit::{Server, client, contract};
 const SERVER: &str = env!("CARGO_BIN_EXE_lab07-server");
 const CLIENT: &str = env!("CARGO_BIN_EXE_lab07-client");
 
-/// Starts the server with `engine` and any other options.
+/// Starts the server with `engine` and any other options; the engine
+/// `python` is the benchmark's asyncio server, which keeps the same protocol.
 fn start(engine: &str, more: &[&str]) -> Server {
+    if engine == "python" {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/asyncio_server.py");
+        let mut command = std::process::Command::new("python3");
+        command.arg(script).args(more).args(["--port", "0"]);
+        return Server::start_command(command).expect("the Python server starts");
+    }
     let mut args = vec!["--engine", engine];
     args.extend_from_slice(more);
     Server::start(SERVER, args).expect("the server starts")
@@ -70,6 +77,26 @@ macro_rules! for_both_engines {
             $(#[test] fn $check() { super::$check("tokio") })*
         }
     };
+}
+
+/// The benchmark's Python asyncio server keeps the protocol too, so that the
+/// benchmark compares servers that do the same work.
+mod python_asyncio {
+    #[test]
+    fn lines_split_across_reads_and_merged_in_one_read_are_each_answered() {
+        super::lines_split_across_reads_and_merged_in_one_read_are_each_answered("python");
+    }
+
+    #[test]
+    fn an_over_long_line_gets_the_error_line_and_the_connection_closes() {
+        super::an_over_long_line_gets_the_error_line_and_the_connection_closes("python");
+    }
+
+    #[test]
+    fn a_silent_client_is_disconnected_after_the_idle_timeout() {
+        let server = super::start("python", &["--idle-timeout", "0.3"]);
+        assert_eq!(super::read_to_end(&mut super::connect(&server)), b"");
+    }
 }
 
 for_both_engines!(
