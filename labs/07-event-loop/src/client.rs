@@ -49,7 +49,7 @@ impl Conversation {
         let server = self.server;
         if message.contains('\n') {
             return Err(Failure::new("a message cannot contain a newline")
-                .hint("each line is a message of its own: give them as separate arguments"));
+                .hint("a newline ends a line: send each line with its own ask"));
         }
         // ANCHOR: ask
         let mut line = Vec::with_capacity(message.len() + 1);

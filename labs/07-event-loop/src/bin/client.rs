@@ -54,6 +54,11 @@ fn main() -> ExitCode {
 
 /// Sends each message (or stdin line) and prints each reply.
 fn converse(args: &Args) -> Result<(), Failure> {
+    // Refused before connecting, so the server never sees half a conversation.
+    if args.messages.iter().any(|message| message.contains('\n')) {
+        return Err(Failure::new("a message cannot contain a newline")
+            .hint("each line is a message of its own: give them as separate arguments"));
+    }
     let stream = shared::net::connect(&args.endpoint)?;
     let mut conversation = Conversation::new(stream, args.timeout)?;
     let mut say = |message: &str| -> Result<(), Failure> {
