@@ -19,7 +19,9 @@ pub struct Conversation {
     replies: BufReader<TcpStream>,
     /// The same socket, for sending.
     stream: TcpStream,
+    /// The server's address, for messages.
     server: SocketAddr,
+    /// How long a reply may take, for the hint when it does not come.
     reply_timeout: Duration,
 }
 

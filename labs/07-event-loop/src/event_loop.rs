@@ -246,13 +246,18 @@ enum Reading {
 
 /// One client: its socket and its two buffers.
 struct Connection {
+    /// The client's socket, non-blocking.
     stream: TcpStream,
+    /// The client's address, for the log.
     peer: SocketAddr,
     /// Bytes read but not yet a whole line.
     incoming: Vec<u8>,
     /// Replies not yet written; the first `written` bytes of it are sent.
     outgoing: Vec<u8>,
+    /// How much of `outgoing` is sent: an offset, so that a partial write
+    /// does not move the rest of the buffer each time.
     written: usize,
+    /// Whether we read lines, wait to finish, or discard after an error.
     reading: Reading,
     /// What `poll` is asked to watch for on this socket now.
     interest: Interest,

@@ -56,6 +56,7 @@ impl Report {
         self.round_trip_times.len() as f64 / self.rounds_elapsed.as_secs_f64().max(1e-9)
     }
 
+    /// Counts one failed connection, keeping the first reason for the report.
     fn fail(&mut self, why: String) {
         self.failures += 1;
         self.first_failure.get_or_insert(why);
@@ -81,8 +82,11 @@ enum Stage {
     Connected,
     /// A line is out; its reply is awaited.
     Asking {
+        /// Which round, from 0.
         round: usize,
+        /// When its line began to be sent, to time the round trip.
         sent_at: Instant,
+        /// How much of the line is sent: a write may take only part.
         written: usize,
     },
     /// Every round done (or failed): nothing more to do.
@@ -91,10 +95,15 @@ enum Stage {
 
 /// One connection of the load.
 struct Peer {
+    /// The socket, non-blocking.
     stream: TcpStream,
+    /// Where it is.
     stage: Stage,
+    /// When its connect began, to time the connect.
     started: Instant,
+    /// The line of the current round, `\n` included.
     line: Vec<u8>,
+    /// The bytes of its reply received so far.
     reply: Vec<u8>,
 }
 

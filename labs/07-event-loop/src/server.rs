@@ -92,6 +92,7 @@ pub const GENTLE_CLOSE_TIME: Duration = Duration::from_secs(1);
 /// operating system counts them: the point of this lab, seen from outside.
 #[derive(Debug, Default)]
 pub struct Milestones {
+    /// The next number of clients to report (0 before the first client).
     next: usize,
 }
 
