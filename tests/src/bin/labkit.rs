@@ -146,7 +146,7 @@ fn main() -> ExitCode {
                     .map_err(Failure::new)?
             };
             for lab in chosen {
-                let checks = grade::rubrics::rubric(&lab);
+                let checks = grade::rubric(&lab);
                 if !checks.is_empty() {
                     let path = grade::rubric_table_path(&lab);
                     std::fs::write(&path, grade::report::rubric_table(&checks)).map_err(|err| {
@@ -246,7 +246,7 @@ fn bin_dir() -> Result<PathBuf, Failure> {
 fn grade(args: GradeArgs) -> Result<(), Failure> {
     let lab = labs::find(&args.lab).map_err(Failure::new)?;
     let reference = Subject::reference(&lab, &bin_dir()?);
-    if grade::rubrics::rubric(&lab).is_empty() {
+    if grade::rubric(&lab).is_empty() {
         return Err(
             Failure::new(format!("lab {} has no rubric yet", lab.number))
                 .hint("the graded labs are listed in the book's chapter for instructors"),
@@ -272,10 +272,7 @@ fn grade(args: GradeArgs) -> Result<(), Failure> {
         ));
     }
     if let Some(only) = &args.only {
-        if !grade::rubrics::rubric(&lab)
-            .iter()
-            .any(|check| check.id == only)
-        {
+        if !grade::rubric(&lab).iter().any(|check| check.id == only) {
             return Err(
                 Failure::new(format!("lab {} has no check '{only}'", lab.number))
                     .hint("run without --only to see every check's name"),

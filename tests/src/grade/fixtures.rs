@@ -17,7 +17,7 @@ use std::thread;
 
 use serde::Deserialize;
 
-use super::{Subject, checks_the_client, grade_checks, report};
+use super::{Role, Subject, grade_checks, report};
 use crate::labs::{self, Lab};
 
 /// How many fixtures of one lab are graded at the same time (labs take
@@ -88,12 +88,10 @@ pub fn check_fixtures(lab: &Lab, bin_dir: &Path) -> Result<usize, String> {
             &subject,
             &reference,
             FIXTURE_STARTUP_TIMEOUT,
-            |check| {
-                if checks_the_client(check) {
-                    fixture.client.is_some()
-                } else {
-                    fixture.server.is_some()
-                }
+            |check| match check.role {
+                Role::Server => fixture.server.is_some(),
+                Role::Client => fixture.client.is_some(),
+                Role::Both => fixture.server.is_some() && fixture.client.is_some(),
             },
         );
         let lost: BTreeSet<String> = outcomes

@@ -8,20 +8,23 @@
 //! process a check starts is stopped when the check ends.
 //!
 //! - [`session`]: what a check can do (start a server, run a client, connect).
-//! - [`rubrics`]: the checks of each lab, with their points.
-//! - [`fixtures`]: broken programs that prove each check catches its bug.
-//! - [`streams`]: the rubrics of labs 04 and 05, whose server checks go
-//!   through the re-cutting proxy.
-//! - [`files`]: the rubric of lab 06, file transfer.
+//! - [`contract`]: the command-line contract's checks, in every lab's rubric.
+//! - [`lab01`] … [`lab06`]: each lab's rubric, one module per lab, each a
+//!   list of checks in course order; [`rubric`] picks a lab's.
 //! - [`wire`]: the grader's own reading and writing of lab 05's frames.
+//! - [`fixtures`]: broken programs that prove each check catches its bug.
 //! - [`report`]: the text report and Gradescope's `results.json`.
 
-pub mod files;
+pub mod contract;
 pub mod fixtures;
+pub mod lab01;
+pub mod lab02;
+pub mod lab03;
+pub mod lab04;
+pub mod lab05;
+pub mod lab06;
 pub mod report;
-pub mod rubrics;
 pub mod session;
-pub mod streams;
 pub mod wire;
 
 use std::path::Path;
@@ -37,10 +40,45 @@ pub struct Check {
     pub id: &'static str,
     /// Points for passing.
     pub points: u32,
+    /// Which of the student's programs it grades; the other side, if any,
+    /// is ours.
+    pub role: Role,
     /// One sentence: what is checked and why it matters.
     pub title: &'static str,
     /// The check itself.
     pub run: fn(&mut Session) -> Result<(), Finding>,
+}
+
+/// Which of the student's programs a check grades.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The student's server, talking to the grader's own sockets or to our client.
+    Server,
+    /// The student's client, talking to our server or to the grader playing one.
+    Client,
+    /// The student's server and client together.
+    Both,
+}
+
+/// The rubric of `lab`: its checks in course order, with their points. A lab
+/// without a rubric yet has none.
+pub fn rubric(lab: &Lab) -> Vec<Check> {
+    match lab.number.as_str() {
+        "01" => lab01::checks(),
+        "02" => lab02::checks(),
+        "03" => lab03::checks(),
+        "04" => lab04::checks(),
+        "05" => lab05::checks(),
+        "06" => lab06::checks(),
+        _ => Vec::new(),
+    }
+}
+
+/// The option naming the folder a lab's server serves, for labs that have one:
+/// every server a check starts gets a scratch folder unless the check gives it
+/// its own, so grading never creates a folder where it runs.
+pub fn server_folder_option(lab: &Lab) -> Option<&'static str> {
+    (lab.number == "06").then_some("--root")
 }
 
 /// The programs being graded, as shell command prefixes; the contract's
@@ -108,12 +146,6 @@ pub fn grade(
     })
 }
 
-/// Whether a check exercises the client (its name starts with `client-`);
-/// every other check exercises the server.
-pub fn checks_the_client(check: &Check) -> bool {
-    check.id.starts_with("client-")
-}
-
 /// Runs the checks of `lab`'s rubric that `wanted` picks, allowing servers
 /// `startup_timeout` to print their listening line.
 pub fn grade_checks(
@@ -123,13 +155,13 @@ pub fn grade_checks(
     startup_timeout: std::time::Duration,
     wanted: impl Fn(&Check) -> bool,
 ) -> Vec<Outcome> {
-    let runs: Vec<_> = rubrics::rubric(lab)
+    let runs: Vec<_> = rubric(lab)
         .into_iter()
         .filter(|check| wanted(check))
         .map(|check| {
             let mut session = Session::new(subject.clone(), reference.clone())
                 .with_startup_timeout(startup_timeout);
-            if let Some(option) = rubrics::server_folder_option(lab) {
+            if let Some(option) = server_folder_option(lab) {
                 session = session.with_server_folder(option);
             }
             thread::spawn(move || run_check(&check, session))
@@ -212,7 +244,7 @@ mod tests {
     #[test]
     fn the_books_rubric_tables_match_the_grader() {
         for lab in crate::labs::all() {
-            let checks = rubrics::rubric(&lab);
+            let checks = rubric(&lab);
             if checks.is_empty() {
                 continue;
             }

@@ -130,7 +130,7 @@ fn build_starter(lab: &Lab, suite: &Path, dir: &Path, target: &Path) -> Result<(
 fn grade_starter(lab: &Lab, starter_bins: &Path, reference_bins: &Path) -> Result<String, String> {
     let reference = Subject::reference(lab, reference_bins);
     let starter = Subject::reference(lab, starter_bins);
-    let checks = grade::rubrics::rubric(lab);
+    let checks = grade::rubric(lab);
     if checks.is_empty() {
         // No rubric yet: the demo is the next best judge. The reference's
         // must run to the end, the starter's must not.

@@ -1,4 +1,4 @@
-//! The rubric of lab 06: file transfer over lab 05's frames.
+//! Lab 06's rubric: file transfer over lab 05's frames.
 //!
 //! Each check gives the server a fresh folder of its own (`--root`) and the
 //! client one too (`--dir`), and looks at those folders afterwards: a check
@@ -13,77 +13,91 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::Check;
 use super::session::{Finding, Session, preview};
 use super::wire::{frame, read_frame};
+use super::{Check, Role, contract};
 use crate::proxy::Cut;
 
-/// Lab 06's own checks.
-pub fn lab06() -> Vec<Check> {
+/// Lab 06's rubric, in course order: the contract's checks and the lab's own.
+pub fn checks() -> Vec<Check> {
     vec![
+        contract::LISTENING_LINE,
+        contract::BUSY_PORT,
+        contract::CLIENT_WITHOUT_SERVER,
         Check {
             id: "dir-lists-files",
             points: 10,
+            role: Role::Server,
             title: "`dir` lists the plain files of the folder with their sizes, sorted, and nothing else",
             run: dir_lists_files,
         },
         Check {
             id: "get-every-byte",
             points: 15,
+            role: Role::Server,
             title: "`get` sends a file with every byte value, whole, followed by its SHA-256, even cut at random",
             run: get_every_byte,
         },
         Check {
             id: "put-is-stored",
             points: 15,
+            role: Role::Server,
             title: "`put` stores the file under its name only once its SHA-256 matches, and says `ok` with the digest",
             run: put_is_stored,
         },
         Check {
             id: "refuses-unsafe-names",
             points: 15,
+            role: Role::Server,
             title: "refuses `..`, absolute paths, separators and a link that leads outside, and the session goes on",
             run: refuses_unsafe_names,
         },
         Check {
             id: "missing-file",
             points: 5,
+            role: Role::Server,
             title: "a `get` of a file that is not there is an error reply, and the session goes on",
             run: missing_file,
         },
         Check {
             id: "bad-digest-keeps-nothing",
             points: 10,
+            role: Role::Server,
             title: "a `put` whose SHA-256 does not match is refused and the old file stays exactly as it was",
             run: bad_digest_keeps_nothing,
         },
         Check {
             id: "cut-upload-keeps-nothing",
             points: 10,
+            role: Role::Server,
             title: "an upload cut off halfway leaves the old file as it was, and the server serves the next client",
             run: cut_upload_keeps_nothing,
         },
         Check {
             id: "too-large",
             points: 5,
+            role: Role::Server,
             title: "a `put` larger than the limit (4 GiB by default) is refused before any byte is sent",
             run: too_large,
         },
         Check {
             id: "clients-at-once",
             points: 10,
+            role: Role::Server,
             title: "eight clients downloading and uploading at the same time all get and store the right bytes",
             run: clients_at_once,
         },
         Check {
             id: "client-get-and-put",
             points: 10,
+            role: Role::Client,
             title: "the client's `get NAME` and `put PATH` move files intact, through a stream cut at random",
             run: client_get_and_put,
         },
         Check {
             id: "client-checks-digest",
             points: 5,
+            role: Role::Client,
             title: "the client keeps nothing of a download whose SHA-256 does not match, and says so in one `error:` line",
             run: client_checks_digest,
         },
@@ -639,7 +653,7 @@ fn client_checks_digest(session: &mut Session) -> Result<(), Finding> {
             "exit status 0",
         ));
     }
-    super::rubrics::expect_one_error_line(&run.stderr)?;
+    contract::expect_one_error_line(&run.stderr)?;
     let names = mine.visible_names();
     if !names.is_empty() {
         return Err(

@@ -1,281 +1,95 @@
-//! The rubrics of the stream labs: 04 (no framing, counted) and 05 (framed).
-//!
-//! Lab 05's checks go through the re-cutting proxy: a reader that treats one
-//! read as one frame passes on loopback and fails here every time.
+//! Lab 05's rubric: frames (length prefix, JSON header, body) read whole
+//! however the stream is cut. The server checks go through the re-cutting
+//! proxy: a reader that treats one read as one frame passes on loopback and
+//! fails here every time.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::thread;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::Check;
 use super::session::{Finding, Session, preview};
 use super::wire::{frame, read_frame};
+use super::{Check, Role, contract};
 use crate::proxy::Cut;
 
-/// Lab 04's own checks.
-pub fn lab04() -> Vec<Check> {
+/// Lab 05's rubric, in course order: the contract's checks and the lab's own.
+pub fn checks() -> Vec<Check> {
     vec![
-        Check {
-            id: "counts-every-byte",
-            points: 20,
-            title: "after the client's half-close, reports `reads=R bytes=B` with B exactly the bytes sent, then closes",
-            run: lab04_counts_every_byte,
-        },
-        Check {
-            id: "counts-a-cut-stream",
-            points: 15,
-            title: "counts each read as it comes: 30 bytes arriving one at a time make several reads, not one",
-            run: lab04_counts_a_cut_stream,
-        },
-        Check {
-            id: "large-write-is-cut",
-            points: 15,
-            title: "one 10000-byte write cannot fit a 1024-byte read: at least 10 reads are reported",
-            run: lab04_large_write_is_cut,
-        },
-        Check {
-            id: "empty-stream",
-            points: 10,
-            title: "a client that sends nothing and half-closes gets `reads=0 bytes=0`",
-            run: lab04_empty_stream,
-        },
-        Check {
-            id: "clients-at-once",
-            points: 10,
-            title: "two clients connected at once each get their own report",
-            run: lab04_clients_at_once,
-        },
-        Check {
-            id: "client-half-closes",
-            points: 15,
-            title: "the client writes its messages as given, half-closes, and reads the report",
-            run: lab04_client_half_closes,
-        },
-    ]
-}
-
-/// Sends `writes` one by one on a fresh connection to `addr`, half-closes,
-/// and returns the report line.
-fn lab04_report(
-    session: &Session,
-    addr: SocketAddr,
-    writes: &[&[u8]],
-) -> Result<(u64, u64), Finding> {
-    let mut stream = session.connect(addr)?;
-    for write in writes {
-        stream
-            .write_all(write)
-            .map_err(|err| Finding::new("the bytes can be sent", err.to_string()))?;
-    }
-    let total: usize = writes.iter().map(|write| write.len()).sum();
-    session.note(format!(
-        "sent {total} bytes in {} write(s), then shut down the sending side",
-        writes.len()
-    ));
-    stream
-        .shutdown(Shutdown::Write)
-        .map_err(|err| Finding::new("a half-close", err.to_string()))?;
-    let mut report = Vec::new();
-    stream
-        .take(64)
-        .read_to_end(&mut report)
-        .map_err(|err| {
-            Finding::new("a report line, then the end of the stream", err.to_string())
-                .diagnosis("the report comes after the client's half-close: does the server treat a 0-byte read as the end?")
-        })?;
-    session.note(format!("report: {:?}", preview(&report)));
-    parse_report(&report).ok_or_else(|| {
-        Finding::new(
-            "exactly `reads=R bytes=B\\n`",
-            format!("{:?}", preview(&report)),
-        )
-    })
-}
-
-/// `reads=R bytes=B\n` → (R, B).
-fn parse_report(report: &[u8]) -> Option<(u64, u64)> {
-    let text = std::str::from_utf8(report).ok()?.strip_suffix('\n')?;
-    let (reads, bytes) = text.strip_prefix("reads=")?.split_once(" bytes=")?;
-    let plain = |number: &str| !number.is_empty() && number.chars().all(|c| c.is_ascii_digit());
-    (plain(reads) && plain(bytes)).then_some(())?;
-    Some((reads.parse().ok()?, bytes.parse().ok()?))
-}
-
-fn expect_bytes(
-    counted: (u64, u64),
-    bytes: u64,
-    reads: std::ops::RangeInclusive<u64>,
-) -> Result<(), Finding> {
-    let (r, b) = counted;
-    if b != bytes {
-        return Err(Finding::new(format!("bytes={bytes}"), format!("bytes={b}"))
-            .diagnosis("every byte sent must be counted once, whatever the reads look like"));
-    }
-    if !reads.contains(&r) {
-        return Err(Finding::new(
-            format!("reads between {} and {}", reads.start(), reads.end()),
-            format!("reads={r}"),
-        ));
-    }
-    Ok(())
-}
-
-fn lab04_counts_every_byte(session: &mut Session) -> Result<(), Finding> {
-    let addr = session.start_server(&[])?;
-    let counted = lab04_report(session, addr, &[b"red green\0\xff\n\r"])?;
-    expect_bytes(counted, 13, 1..=13)
-}
-
-fn lab04_counts_a_cut_stream(session: &mut Session) -> Result<(), Finding> {
-    let addr = session.start_server(&[])?;
-    let proxy = session.proxy(addr, Cut::Bytes, Duration::from_millis(5))?;
-    let counted = lab04_report(session, proxy, &[&[b'x'; 30]])?;
-    expect_bytes(counted, 30, 2..=30)
-}
-
-fn lab04_large_write_is_cut(session: &mut Session) -> Result<(), Finding> {
-    let addr = session.start_server(&[])?;
-    let counted = lab04_report(session, addr, &[&[b'a'; 10_000]])?;
-    expect_bytes(counted, 10_000, 10..=10_000)
-}
-
-fn lab04_empty_stream(session: &mut Session) -> Result<(), Finding> {
-    let addr = session.start_server(&[])?;
-    let counted = lab04_report(session, addr, &[])?;
-    expect_bytes(counted, 0, 0..=0)
-}
-
-fn lab04_clients_at_once(session: &mut Session) -> Result<(), Finding> {
-    let addr = session.start_server(&[])?;
-    let mut first = session.connect(addr)?;
-    first
-        .write_all(b"first, still open")
-        .map_err(|err| Finding::new("the bytes can be sent", err.to_string()))?;
-    session.note("the first client stays connected while a second one sends and half-closes");
-    let second = lab04_report(session, addr, &[b"second"]).map_err(|finding| {
-        finding.diagnosis(
-            "the second client got no report while the first was connected: one client at a time?",
-        )
-    })?;
-    expect_bytes(second, 6, 1..=6)?;
-    first
-        .shutdown(Shutdown::Write)
-        .map_err(|err| Finding::new("a half-close", err.to_string()))?;
-    let mut report = Vec::new();
-    let _ = first.take(64).read_to_end(&mut report);
-    let counted = parse_report(&report).ok_or_else(|| {
-        Finding::new(
-            "the first client's report",
-            format!("{:?}", preview(&report)),
-        )
-    })?;
-    expect_bytes(counted, 17, 1..=17)
-}
-
-fn lab04_client_half_closes(session: &mut Session) -> Result<(), Finding> {
-    let (listener, addr) = session.listen_as_grader()?;
-    session.note(format!(
-        "the grader plays the server on {addr}: it records every byte until the end of the stream"
-    ));
-    let server = thread::spawn(move || -> Result<Vec<u8>, String> {
-        let (mut conn, _) = listener.accept().map_err(|err| err.to_string())?;
-        conn.set_read_timeout(Some(Duration::from_secs(5)))
-            .map_err(|err| err.to_string())?;
-        let mut received = Vec::new();
-        conn.read_to_end(&mut received)
-            .map_err(|err| format!("no end of stream (half-close) within 5 s: {err}"))?;
-        let report = format!("reads=1 bytes={}\n", received.len());
-        conn.write_all(report.as_bytes())
-            .map_err(|err| err.to_string())?;
-        Ok(received)
-    });
-    let run = session.run_client(addr, &["one", "two", "three"], "", Duration::from_secs(10))?;
-    let received = server
-        .join()
-        .map_err(|_| Finding::new("the grader's server runs", "it panicked"))?
-        .map_err(|seen| Finding::new("the client's bytes, then its half-close", seen).diagnosis(
-            "the client must shut down its sending side (shutdown(Write)) so the server sees the end",
-        ))?;
-    if received != b"onetwothree" {
-        return Err(Finding::new(
-            "the bytes \"onetwothree\"",
-            format!("{:?}", preview(&received)),
-        ));
-    }
-    if !run.success {
-        return Err(Finding::new(
-            "exit status 0 after the report",
-            "a non-zero exit status",
-        ));
-    }
-    Ok(())
-}
-
-/// Lab 05's own checks.
-pub fn lab05() -> Vec<Check> {
-    vec![
+        contract::LISTENING_LINE,
+        contract::BUSY_PORT,
+        contract::CLIENT_WITHOUT_SERVER,
         Check {
             id: "hello-report",
             points: 10,
+            role: Role::Server,
             title: "answers a `hello` request frame with the exact reply frame (body_size, crc32, body)",
-            run: lab05_hello,
+            run: hello,
         },
         Check {
             id: "every-report",
             points: 10,
+            role: Role::Server,
             title: "answers `empty`, `numbers` and `echo` (all 256 byte values) exactly, on one connection",
-            run: lab05_every_report,
+            run: every_report,
         },
         Check {
             id: "large-reply",
             points: 10,
+            role: Role::Server,
             title: "sends a 4 MB `numbers` reply whole and intact, far larger than any read buffer",
-            run: lab05_large_reply,
+            run: large_reply,
         },
         Check {
             id: "one-byte-at-a-time",
             points: 15,
+            role: Role::Server,
             title: "reassembles request frames that arrive one byte at a time (read exactly N bytes, in a loop)",
-            run: lab05_one_byte_at_a_time,
+            run: one_byte_at_a_time,
         },
         Check {
             id: "merged-writes",
             points: 10,
+            role: Role::Server,
             title: "reads a frame whose prefix, header and body arrive merged into one read",
-            run: lab05_merged_writes,
+            run: merged_writes,
         },
         Check {
             id: "random-cuts",
             points: 10,
+            role: Role::Server,
             title: "serves 10 echo requests whose bytes arrive cut at random places",
-            run: lab05_random_cuts,
+            run: random_cuts,
         },
         Check {
             id: "refuses-unknown-report",
             points: 10,
+            role: Role::Server,
             title: "refuses an unknown report with an `error` reply and keeps the connection open (runs nothing)",
-            run: lab05_refuses_unknown,
+            run: refuses_unknown_report,
         },
         Check {
             id: "survives-bad-frames",
             points: 10,
+            role: Role::Server,
             title: "a huge header length, bad JSON or a frame cut short affect only that client: others are served",
-            run: lab05_survives_bad_frames,
+            run: survives_bad_frames,
         },
         Check {
             id: "client-through-proxy",
             points: 10,
+            role: Role::Client,
             title: "the client gets intact replies when every byte arrives separately",
-            run: lab05_client_through_proxy,
+            run: client_through_proxy,
         },
         Check {
             id: "client-checks-crc",
             points: 5,
+            role: Role::Client,
             title: "the client refuses a reply whose CRC-32 does not match its body, with one `error:` line",
-            run: lab05_client_checks_crc,
+            run: client_checks_crc,
         },
     ]
 }
@@ -352,7 +166,7 @@ fn crc32(bytes: &[u8]) -> u32 {
 
 const HELLO: &[u8] = b"hello from the lab 05 server";
 
-fn lab05_hello(session: &mut Session) -> Result<(), Finding> {
+fn hello(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_server(&[])?;
     let mut stream = session.connect(addr)?;
     expect_reply(
@@ -364,7 +178,7 @@ fn lab05_hello(session: &mut Session) -> Result<(), Finding> {
     )
 }
 
-fn lab05_every_report(session: &mut Session) -> Result<(), Finding> {
+fn every_report(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_server(&[])?;
     let mut stream = session.connect(addr)?;
     let every_byte: Vec<u8> = (0..=255).collect();
@@ -391,7 +205,7 @@ fn lab05_every_report(session: &mut Session) -> Result<(), Finding> {
     )
 }
 
-fn lab05_large_reply(session: &mut Session) -> Result<(), Finding> {
+fn large_reply(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_server(&[])?;
     let mut stream = session.connect(addr)?;
     let count = 4_000_000;
@@ -404,7 +218,7 @@ fn lab05_large_reply(session: &mut Session) -> Result<(), Finding> {
     )
 }
 
-fn lab05_one_byte_at_a_time(session: &mut Session) -> Result<(), Finding> {
+fn one_byte_at_a_time(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_server(&[])?;
     let proxy = session.proxy(addr, Cut::Bytes, Duration::from_millis(1))?;
     let mut stream = session.connect(proxy)?;
@@ -429,7 +243,7 @@ fn lab05_one_byte_at_a_time(session: &mut Session) -> Result<(), Finding> {
     })
 }
 
-fn lab05_merged_writes(session: &mut Session) -> Result<(), Finding> {
+fn merged_writes(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_server(&[])?;
     let proxy = session.proxy(addr, Cut::Merge, Duration::from_millis(50))?;
     let mut stream = session.connect(proxy)?;
@@ -455,7 +269,7 @@ fn lab05_merged_writes(session: &mut Session) -> Result<(), Finding> {
     Ok(())
 }
 
-fn lab05_random_cuts(session: &mut Session) -> Result<(), Finding> {
+fn random_cuts(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_server(&[])?;
     let proxy = session.proxy(addr, Cut::Random, Duration::from_millis(1))?;
     let mut stream = session.connect(proxy)?;
@@ -472,7 +286,7 @@ fn lab05_random_cuts(session: &mut Session) -> Result<(), Finding> {
     Ok(())
 }
 
-fn lab05_refuses_unknown(session: &mut Session) -> Result<(), Finding> {
+fn refuses_unknown_report(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_server(&[])?;
     let mut stream = session.connect(addr)?;
     let request = json!({"report": "rm -rf /tmp/x", "body_size": 0});
@@ -499,7 +313,7 @@ fn lab05_refuses_unknown(session: &mut Session) -> Result<(), Finding> {
     })
 }
 
-fn lab05_survives_bad_frames(session: &mut Session) -> Result<(), Finding> {
+fn survives_bad_frames(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_server(&[])?;
     let bad: [(&str, Vec<u8>); 3] = [
         (
@@ -539,7 +353,7 @@ fn lab05_survives_bad_frames(session: &mut Session) -> Result<(), Finding> {
     Ok(())
 }
 
-fn lab05_client_through_proxy(session: &mut Session) -> Result<(), Finding> {
+fn client_through_proxy(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_reference_server(&[])?;
     let proxy = session.proxy(addr, Cut::Bytes, Duration::from_millis(1))?;
     let run = session.run_client(
@@ -560,7 +374,7 @@ fn lab05_client_through_proxy(session: &mut Session) -> Result<(), Finding> {
     Ok(())
 }
 
-fn lab05_client_checks_crc(session: &mut Session) -> Result<(), Finding> {
+fn client_checks_crc(session: &mut Session) -> Result<(), Finding> {
     let (listener, addr) = session.listen_as_grader()?;
     session.note(format!(
         "the grader plays the server on {addr}: its hello reply carries a wrong crc32"
@@ -590,25 +404,5 @@ fn lab05_client_checks_crc(session: &mut Session) -> Result<(), Finding> {
         )
         .diagnosis("compute the CRC-32 of the body and compare it with the header's crc32"));
     }
-    super::rubrics::expect_one_error_line(&run.stderr)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_graders_crc32_matches_zlib() {
-        assert_eq!(crc32(b""), 0);
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
-        assert_eq!(crc32(HELLO), 4_266_717_251);
-    }
-
-    #[test]
-    fn a_report_line_is_parsed_strictly() {
-        assert_eq!(parse_report(b"reads=2 bytes=12\n"), Some((2, 12)));
-        assert_eq!(parse_report(b"reads=2 bytes=12"), None);
-        assert_eq!(parse_report(b"reads= 2 bytes=12\n"), None);
-        assert_eq!(numbers(12), b"0\n1\n2\n3\n4\n5\n");
-    }
+    contract::expect_one_error_line(&run.stderr)
 }

@@ -1,0 +1,76 @@
+//! Lab 01's rubric: one message, its reply in capitals, then the close.
+
+use std::io::Read;
+use std::net::SocketAddr;
+
+use super::contract::{CLIENT_TIMEOUT, expect_stdout};
+use super::session::{Finding, Session, preview};
+use super::{Check, Role, contract};
+
+/// Lab 01's rubric, in course order: the contract's checks and the lab's own.
+pub fn checks() -> Vec<Check> {
+    vec![
+        contract::LISTENING_LINE,
+        Check {
+            id: "echo-capitals",
+            points: 20,
+            role: Role::Server,
+            title: "answers one message with the same bytes in capitals, then closes the connection",
+            run: echo_capitals,
+        },
+        Check {
+            id: "bytes-not-text",
+            points: 10,
+            role: Role::Server,
+            title: "changes only the ASCII letters a–z, so other bytes (UTF-8 text) come back intact",
+            run: bytes_not_text,
+        },
+        contract::BUSY_PORT,
+        Check {
+            id: "client-prints-reply",
+            points: 20,
+            role: Role::Client,
+            title: "the client sends its message and prints the server's reply",
+            run: client_prints_reply,
+        },
+        contract::CLIENT_WITHOUT_SERVER,
+    ]
+}
+
+fn echo_capitals(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_server(&[])?;
+    expect_reply_then_close(session, addr, b"hello, sockets", b"HELLO, SOCKETS")
+}
+
+fn bytes_not_text(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_server(&[])?;
+    let message = "héllo wörld ✓ 123".as_bytes();
+    expect_reply_then_close(session, addr, message, &message.to_ascii_uppercase())
+}
+
+/// Lab 01's exchange: one message, the whole reply, then the end of the stream.
+fn expect_reply_then_close(
+    session: &mut Session,
+    addr: SocketAddr,
+    message: &[u8],
+    expected: &[u8],
+) -> Result<(), Finding> {
+    let mut stream = session.connect(addr)?;
+    session.exchange(&mut stream, message, expected)?;
+    let mut rest = Vec::new();
+    match stream.read_to_end(&mut rest) {
+        Ok(_) if rest.is_empty() => Ok(()),
+        Ok(_) => Err(Finding::new(
+            "the connection closed after the reply",
+            format!("{} more bytes: {:?}", rest.len(), preview(&rest)),
+        )),
+        Err(err) => Err(Finding::new("the connection closed after the reply", err.to_string())
+            .diagnosis("lab 01's server closes the connection after its reply: that is how the client knows the reply is complete")),
+    }
+}
+
+fn client_prints_reply(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_reference_server(&[])?;
+    let run = session.run_client(addr, &["grading, one two"], "", CLIENT_TIMEOUT)?;
+    expect_stdout(&run.stdout, "GRADING, ONE TWO\n", run.success)
+}

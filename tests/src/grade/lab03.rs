@@ -1,0 +1,198 @@
+//! Lab 03's rubric: datagrams, their boundaries, and a client that retries.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::contract::{CLIENT_TIMEOUT, expect_one_error_line, expect_stdout};
+use super::session::{Finding, Session, preview};
+use super::{Check, Role, contract};
+
+/// Lab 03's rubric, in course order: the contract's checks and the lab's own.
+pub fn checks() -> Vec<Check> {
+    vec![
+        contract::LISTENING_LINE,
+        Check {
+            id: "datagram-echo",
+            points: 15,
+            role: Role::Server,
+            title: "answers a datagram with one datagram, the same bytes in capitals, sent back to its sender",
+            run: datagram_echo,
+        },
+        Check {
+            id: "kept-boundaries",
+            points: 15,
+            role: Role::Server,
+            title: "five datagrams sent back to back get five replies, one per datagram, never merged",
+            run: kept_boundaries,
+        },
+        Check {
+            id: "empty-datagram",
+            points: 10,
+            role: Role::Server,
+            title: "an empty datagram is a real message and gets an empty reply",
+            run: empty_datagram,
+        },
+        Check {
+            id: "reply-to-each-sender",
+            points: 10,
+            role: Role::Server,
+            title: "with two senders taking turns, each reply goes to the address its datagram came from",
+            run: reply_to_each_sender,
+        },
+        Check {
+            id: "client-prints-replies",
+            points: 10,
+            role: Role::Client,
+            title: "the client sends each argument as one datagram and prints each reply",
+            run: client_prints_replies,
+        },
+        Check {
+            id: "client-retries",
+            points: 15,
+            role: Role::Client,
+            title: "the client sends again after a timeout, so a lost datagram still gets its reply",
+            run: client_retries,
+        },
+        Check {
+            id: "client-gives-up",
+            points: 10,
+            role: Role::Client,
+            title: "with no server, the client gives up after its retries with one `error:` line instead of hanging",
+            run: client_gives_up,
+        },
+    ]
+}
+
+/// Sends `message` from `socket` to `server` and expects exactly `expected` back from it.
+fn datagram_round_trip(
+    session: &Session,
+    socket: &std::net::UdpSocket,
+    server: SocketAddr,
+    message: &[u8],
+    expected: &[u8],
+) -> Result<(), Finding> {
+    session.note(format!(
+        "sending a datagram of {} bytes: {:?}",
+        message.len(),
+        preview(message)
+    ));
+    socket
+        .send_to(message, server)
+        .map_err(|err| Finding::new("the datagram can be sent", err.to_string()))?;
+    let mut buffer = vec![0; 65_536];
+    let (n, from) = socket.recv_from(&mut buffer).map_err(|_| {
+        Finding::new(
+            format!("a reply datagram {:?}", preview(expected)),
+            "no datagram within 5 s",
+        )
+        .diagnosis("no reply within 5 s: is the reply sent to the address the datagram came from?")
+    })?;
+    if from != server {
+        return Err(Finding::new(
+            format!("a reply from {server}"),
+            format!("a reply from {from}"),
+        ));
+    }
+    if &buffer[..n] != expected {
+        return Err(Finding::new(
+            format!("the datagram {:?}", preview(expected)),
+            format!("{:?}", preview(&buffer[..n])),
+        ));
+    }
+    Ok(())
+}
+
+fn datagram_echo(session: &mut Session) -> Result<(), Finding> {
+    let server = session.start_server(&[])?;
+    let socket = session.udp_socket()?;
+    datagram_round_trip(
+        session,
+        &socket,
+        server,
+        "hello, datagrams ✓".as_bytes(),
+        "HELLO, DATAGRAMS ✓".as_bytes(),
+    )
+}
+
+fn kept_boundaries(session: &mut Session) -> Result<(), Finding> {
+    let server = session.start_server(&[])?;
+    let socket = session.udp_socket()?;
+    let messages = ["a", "bb", "ccc", "dddd", "eeeee"];
+    session.note("sending five datagrams back to back, then reading five replies");
+    for message in messages {
+        socket
+            .send_to(message.as_bytes(), server)
+            .map_err(|err| Finding::new("the datagram can be sent", err.to_string()))?;
+    }
+    let mut buffer = vec![0; 65_536];
+    for message in messages {
+        let expected = message.to_uppercase();
+        let (n, _) = socket.recv_from(&mut buffer).map_err(|_| {
+            Finding::new(format!("the reply {expected:?}"), "no datagram within 5 s")
+        })?;
+        if buffer[..n] != *expected.as_bytes() {
+            return Err(Finding::new(
+                format!("the reply {expected:?}"),
+                format!("{:?}", preview(&buffer[..n])),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn empty_datagram(session: &mut Session) -> Result<(), Finding> {
+    let server = session.start_server(&[])?;
+    let socket = session.udp_socket()?;
+    datagram_round_trip(session, &socket, server, b"", b"")
+}
+
+fn reply_to_each_sender(session: &mut Session) -> Result<(), Finding> {
+    let server = session.start_server(&[])?;
+    let first = session.udp_socket()?;
+    let second = session.udp_socket()?;
+    for round in 0..2 {
+        for (name, socket) in [("first", &first), ("second", &second)] {
+            let message = format!("{name} sender, round {round}");
+            datagram_round_trip(
+                session,
+                socket,
+                server,
+                message.as_bytes(),
+                message.to_uppercase().as_bytes(),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn client_prints_replies(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_reference_server(&[])?;
+    let run = session.run_client(addr, &["one", "two words"], "", CLIENT_TIMEOUT)?;
+    expect_stdout(&run.stdout, "ONE\nTWO WORDS\n", run.success)
+}
+
+fn client_retries(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_reference_server(&["--drop-every", "2"])?;
+    session.note("this server ignores every 2nd datagram it receives, as if it were lost");
+    let run = session.run_client(addr, &["first", "second", "third"], "", CLIENT_TIMEOUT)?;
+    expect_stdout(&run.stdout, "FIRST\nSECOND\nTHIRD\n", run.success).map_err(|finding| {
+        finding.diagnosis(
+            "a lost datagram is never answered: the client must time out and send it again",
+        )
+    })
+}
+
+fn client_gives_up(session: &mut Session) -> Result<(), Finding> {
+    let nobody = session.udp_socket()?;
+    let addr = nobody
+        .local_addr()
+        .map_err(|err| Finding::new("a bound UDP socket", err.to_string()))?;
+    session.note(format!("{addr} receives datagrams but never answers"));
+    // Our client gives up after 4 tries of 1 s; the limit leaves room for a
+    // slower retry plan, and for a busy machine.
+    let run = session.run_client(addr, &["anyone there?"], "", Duration::from_secs(15))?;
+    if run.success {
+        return Err(Finding::new("a non-zero exit status", "exit status 0"));
+    }
+    expect_one_error_line(&run.stderr)
+}
