@@ -389,28 +389,16 @@ fn the_load_mode_reports_failed_connections_with_one_error_line() {
     assert!(stderr.contains("5 of 5 connections failed"), "{stderr}");
 }
 
-/// The server prints `listening on IP:PORT` with the real port for `--port 0`.
+/// The tokio engine keeps the contract too (the macro below checks the default engine).
 #[test]
-fn server_announces_its_real_address_on_port_0() {
-    contract::server_announces_its_real_address(SERVER, &[]);
+fn the_tokio_engine_announces_its_real_address_on_port_0() {
     contract::server_announces_its_real_address(SERVER, &["--engine", "tokio"]);
 }
 
-/// A second server on a taken port fails with one error line and a hint.
-#[test]
-fn second_server_on_a_busy_port_fails_with_a_hint() {
-    contract::busy_port_is_one_clear_error(SERVER, &[]);
-}
-
-/// A client with nobody to talk to fails with one error line and a hint.
-#[test]
-fn client_without_a_server_fails_with_a_hint() {
-    contract::client_without_server_is_one_clear_error(CLIENT, &["hi"], "connection refused");
-}
-
-/// `just lab 07` shows both sides, finishes, and prints what the book shows.
-#[test]
-fn the_demo_matches_the_book() {
-    let bin_dir = std::path::Path::new(SERVER).parent().unwrap();
-    labkit::demo::check_transcript(&labkit::labs::find("07").unwrap(), bin_dir).unwrap();
+labkit::every_lab_tests! {
+    lab: "07",
+    server: SERVER,
+    client: CLIENT,
+    client_without_server: ["hi"] => "connection refused",
+    server_folder: None,
 }
