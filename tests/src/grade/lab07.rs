@@ -21,6 +21,15 @@ const MAX_LINE: usize = 65_536;
 /// How many clients the load checks hold at once.
 const CLIENTS: usize = 1000;
 
+/// How many times the flooder check measures ten round trips before it
+/// fails: a busy machine (other checks run at the same time) can slow one
+/// attempt; a server that waits on the flooder fails them all, or stalls.
+const ATTEMPTS: usize = 3;
+
+/// How many silent clients the idle check keeps connected: a loop that
+/// tries every socket in turn pays for each of them on every pass.
+const IDLE_CLIENTS: usize = 100;
+
 /// Lab 07's rubric, in course order: the contract's checks and the lab's own.
 pub fn checks() -> Vec<Check> {
     vec![
@@ -87,7 +96,7 @@ pub fn checks() -> Vec<Check> {
             id: "idle-cpu",
             points: 5,
             role: Role::Server,
-            title: "uses under 0.2 s of CPU in 2 idle seconds with clients connected: it waits for readiness, no busy-polling",
+            title: "with 100 silent clients, is ready to run for under 1 s of 2 idle seconds: it waits for readiness, no busy-polling",
             run: idle_cpu,
         },
         Check {
@@ -114,17 +123,16 @@ fn split_lines(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_server(&[])?;
     let proxy = session.proxy(addr, Cut::Bytes, Duration::from_millis(2))?;
     let mut stream = session.connect(proxy)?;
-    session
-        .exchange(
-            &mut stream,
-            b"split line\nand one more\n",
-            b"SPLIT LINE\nAND ONE MORE\n",
-        )
-        .map_err(|finding| {
-            finding.diagnosis(
-                "a read may bring part of a line: keep it, and answer only when its \\n has come",
-            )
-        })
+    // One line at a time: this check is about a line cut into pieces, not
+    // about several lines in one read (that is `merged-lines`).
+    for line in ["split line\n", "and one more, mixed Case\n"] {
+        session
+            .exchange(&mut stream, line.as_bytes(), &line.as_bytes().to_ascii_uppercase())
+            .map_err(|finding| {
+                finding.diagnosis("a read may bring part of a line: keep it, and answer only when its \\n has come")
+            })?;
+    }
+    Ok(())
 }
 
 fn merged_lines(session: &mut Session) -> Result<(), Finding> {
@@ -139,10 +147,12 @@ fn merged_lines(session: &mut Session) -> Result<(), Finding> {
         })
 }
 
-/// Lets the grader itself hold `CLIENTS` sockets for two checks at once.
+/// Lets the grader itself hold `CLIENTS` sockets for each check that needs
+/// them, all running at once (and `just check-fixtures` grades several
+/// programs at once): as many files as the system lets this process open.
 fn room_for_clients(session: &Session) -> Result<(), Finding> {
     let wanted = 3 * CLIENTS as u64;
-    let now = rlimit::increase_nofile_limit(wanted)
+    let now = rlimit::increase_nofile_limit(u64::MAX)
         .map_err(|err| Finding::new("the grader can raise its open-file limit", err.to_string()))?;
     if now < wanted {
         session.note(format!(
@@ -226,7 +236,7 @@ fn few_threads(session: &mut Session) -> Result<(), Finding> {
 }
 
 /// Writes lines on a non-blocking socket for `time`, whenever it takes them.
-fn flood(flooder: &mut TcpStream, time: Duration) -> Result<(), Finding> {
+fn flood(flooder: &mut TcpStream, time: Duration) {
     let lines = b"never read this reply\n".repeat(3000);
     let until = Instant::now() + time;
     while Instant::now() < until {
@@ -235,10 +245,10 @@ fn flood(flooder: &mut TcpStream, time: Duration) -> Result<(), Finding> {
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
                 std::thread::sleep(Duration::from_millis(1));
             }
-            Err(err) => return Err(Finding::new("the flooder can send", err.to_string())),
+            // The server may close the flooder; the other client is what is graded.
+            Err(_) => return,
         }
     }
-    Ok(())
 }
 
 fn flooder_does_not_delay(session: &mut Session) -> Result<(), Finding> {
@@ -249,34 +259,36 @@ fn flooder_does_not_delay(session: &mut Session) -> Result<(), Finding> {
         .map_err(|err| Finding::new("a non-blocking socket", err.to_string()))?;
     let mut polite = session.connect(addr)?;
     session.note("a flooder sends lines for 0.3 s and never reads a reply");
-    flood(&mut flooder, Duration::from_millis(300))?;
-    let mut times = Vec::new();
-    for round in 0..10 {
-        flood(&mut flooder, Duration::from_millis(5))?;
-        let line = format!("round {round}\n");
-        let started = Instant::now();
-        session
-            .exchange(&mut polite, line.as_bytes(), line.to_uppercase().as_bytes())
-            .map_err(|finding| {
-                finding.diagnosis("the server waits on the flooder: a write that blocks (sendall) stops everyone; keep unsent replies and wait for WRITABLE")
-            })?;
-        times.push(started.elapsed());
+    flood(&mut flooder, Duration::from_millis(300));
+    let mut slow = 0;
+    for attempt in 1..=ATTEMPTS {
+        let mut times = Vec::new();
+        for round in 0..10 {
+            flood(&mut flooder, Duration::from_millis(5));
+            let line = format!("attempt {attempt} round {round}\n");
+            let started = Instant::now();
+            session
+                .exchange(&mut polite, line.as_bytes(), line.to_uppercase().as_bytes())
+                .map_err(|finding| {
+                    finding.diagnosis("the server waits on the flooder: a write that blocks (sendall) stops everyone; keep unsent replies and wait for WRITABLE")
+                })?;
+            times.push(started.elapsed());
+        }
+        session.note(format!("the other client's round trips: {times:?}"));
+        slow = times
+            .iter()
+            .filter(|took| **took >= Duration::from_millis(100))
+            .count();
+        // One slow round in ten is allowed: other programs share the CPUs.
+        if slow <= 1 {
+            return Ok(());
+        }
     }
-    session.note(format!("the other client's round trips: {times:?}"));
-    // One round in ten may miss when other programs keep the machine busy;
-    // a server that waits on the flooder misses them all.
-    let slow = times
-        .iter()
-        .filter(|took| **took >= Duration::from_millis(100))
-        .count();
-    if slow > 1 {
-        return Err(Finding::new(
-            "round trips under 100 ms",
-            format!("{slow} of 10 took 100 ms or more"),
-        )
-        .diagnosis("is the loop busy with the flooder's lines? stop reading from a client whose replies pile up"));
-    }
-    Ok(())
+    Err(Finding::new(
+        "round trips under 100 ms",
+        format!("{slow} of 10 took 100 ms or more, in each of {ATTEMPTS} attempts"),
+    )
+    .diagnosis("is the loop busy with the flooder's lines? stop reading from a client whose replies pile up"))
 }
 
 /// Reads until the server closes the connection, or says why it did not.
@@ -350,24 +362,33 @@ fn zero_byte_read(session: &mut Session) -> Result<(), Finding> {
         .map_err(|finding| finding.diagnosis("one client's end must not end the others"))
 }
 
-/// The CPU time (user and system) of process `pid` so far, from `/proc/PID/stat`.
-fn cpu_time(pid: u32) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    // Linux counts in clock ticks of 1/100 s on every common machine.
-    Some(Duration::from_millis(ticks * 10))
+/// How long the threads of process `pid` have been runnable so far: on a
+/// CPU, or waiting for one (`/proc/PID/task/*/schedstat`).
+///
+/// A server waiting in `epoll` is neither. A loop that never waits is always
+/// one or the other, however busy the machine is: on a crowded machine its
+/// CPU time would shrink, but not this.
+fn runnable_time(pid: u32) -> Option<Duration> {
+    let mut total = Duration::ZERO;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        let mut fields = stat
+            .split_whitespace()
+            .map(|field| field.parse::<u64>().ok());
+        let (on_cpu, waiting) = (fields.next()??, fields.next()??);
+        total += Duration::from_nanos(on_cpu + waiting);
+    }
+    Some(total)
 }
 
 fn idle_cpu(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_server(&[])?;
     if !cfg!(target_os = "linux") {
-        session.note("not Linux: the CPU time cannot be read from /proc; passed");
+        session.note("not Linux: /proc cannot say how long the server ran; passed");
         return Ok(());
     }
     let mut clients = Vec::new();
-    for index in 0..10 {
+    for index in 0..IDLE_CLIENTS {
         let mut stream = session.connect(addr)?;
         let line = format!("idle client {index}\n");
         session.exchange(&mut stream, line.as_bytes(), line.to_uppercase().as_bytes())?;
@@ -376,16 +397,22 @@ fn idle_cpu(session: &mut Session) -> Result<(), Finding> {
     let pid = session
         .server_pid(addr)
         .ok_or_else(|| Finding::new("the server's process id", "none"))?;
-    let before =
-        cpu_time(pid).ok_or_else(|| Finding::new(format!("/proc/{pid}/stat"), "unreadable"))?;
-    session.note("10 clients are connected and silent; waiting 2 s");
+    let unreadable = || Finding::new(format!("/proc/{pid}/task/*/schedstat"), "unreadable");
+    let before = runnable_time(pid).ok_or_else(unreadable)?;
+    session.note(format!(
+        "{IDLE_CLIENTS} clients are connected and silent; waiting 2 s"
+    ));
     std::thread::sleep(Duration::from_secs(2));
-    let after =
-        cpu_time(pid).ok_or_else(|| Finding::new(format!("/proc/{pid}/stat"), "unreadable"))?;
+    let after = runnable_time(pid).ok_or_else(unreadable)?;
     let used = after.saturating_sub(before);
-    session.note(format!("the server used {used:?} of CPU in 2 idle seconds"));
-    if used >= Duration::from_millis(200) {
-        return Err(Finding::new("under 0.2 s of CPU", format!("{used:?}"))
+    session.note(format!(
+        "the server's threads were running or waiting to run for {used:?} of those 2 s"
+    ));
+    // A loop that waits in epoll is ready to run only briefly after each
+    // wake-up (even on a crowded machine, where it may wait for a CPU a while);
+    // a loop that never waits is ready to run all the time.
+    if used >= Duration::from_secs(1) {
+        return Err(Finding::new("under 1 s", format!("{used:?}"))
             .diagnosis("the server spins while nobody talks: wait in select/poll/epoll instead of trying every socket in a loop"));
     }
     Ok(())
@@ -407,9 +434,9 @@ mod tests {
     }
 
     #[test]
-    fn cpu_time_is_read_for_this_process() {
+    fn the_runnable_time_of_this_process_is_read() {
         if cfg!(target_os = "linux") {
-            assert!(cpu_time(std::process::id()).is_some());
+            assert!(runnable_time(std::process::id()).is_some_and(|time| !time.is_zero()));
         }
     }
 }
