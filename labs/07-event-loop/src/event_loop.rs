@@ -308,6 +308,7 @@ impl Connection {
     /// what has come, answer the lines, until the socket says `WouldBlock`,
     /// backpressure says stop, or its turn is over.
     fn serve_turn(&mut self, chunk: &mut [u8], settings: &Settings) -> Turn {
+        // STARTER: up to READS_PER_TURN times: write_pending, stop if !wants_to_read, read: 0 ends the input, n goes to take, WouldBlock ends the turn
         // ANCHOR: serve_turn
         for _ in 0..READS_PER_TURN {
             if let Err(err) = self.write_pending(settings) {
@@ -342,6 +343,7 @@ impl Connection {
         // Turn over, and the socket may hold more: come back next turn.
         Turn::Again
         // ANCHOR_END: serve_turn
+        // STARTER_END
     }
 
     /// After a turn that stopped reading: finished, or waiting for WRITABLE.

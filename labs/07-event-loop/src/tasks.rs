@@ -67,6 +67,7 @@ async fn accept_loop(listener: std::net::TcpListener, settings: Settings) -> Res
 
 /// Answers one client's lines until it leaves; says how it left.
 async fn serve_client(mut stream: TcpStream, settings: &Settings) -> Ending {
+    // STARTER: loop: read (at most READ_CHUNK, within the idle timeout), answer_lines, write_all the replies; 0 bytes, too long or silent ends it
     // ANCHOR: serve_client
     let mut incoming = Vec::new();
     let mut outgoing = Vec::new();
@@ -106,6 +107,7 @@ async fn serve_client(mut stream: TcpStream, settings: &Settings) -> Ending {
         }
     }
     // ANCHOR_END: serve_client
+    // STARTER_END
 }
 
 /// Ends our side after the error line, then reads and discards until the
