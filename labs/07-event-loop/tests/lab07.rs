@@ -6,13 +6,14 @@
 // `for_both_engines!` writes; this marks them as test code, which may unwrap.
 #![cfg(test)]
 
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use lab07_event_loop::lines::{MAX_LINE, TOO_LONG};
+use labkit::grade::lab07::flood;
 use labkit::{Server, client, contract};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_lab07-server");
@@ -200,22 +201,6 @@ fn a_client_that_never_reads_does_not_delay_another(engine: &str) {
             rss < 16 * 1024,
             "the server grew to {rss} KiB: it buffers what it cannot send"
         );
-    }
-}
-
-/// Writes lines on a non-blocking socket for `time`, whenever it takes them.
-fn flood(flooder: &mut TcpStream, time: Duration) {
-    let lines = b"never read this reply\n".repeat(3000);
-    let until = Instant::now() + time;
-    while Instant::now() < until {
-        match flooder.write(&lines) {
-            Ok(_) => {}
-            // Full: the server is not taking more. Try again in a moment.
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            Err(err) => panic!("the flooder's write failed: {err}"),
-        }
     }
 }
 

@@ -235,8 +235,10 @@ fn few_threads(session: &mut Session) -> Result<(), Finding> {
     Ok(())
 }
 
-/// Writes lines on a non-blocking socket for `time`, whenever it takes them.
-fn flood(flooder: &mut TcpStream, time: Duration) {
+/// Writes lines on a non-blocking socket for `time`, whenever it takes
+/// them, and never reads a reply: a client that floods the server. It stops
+/// early if the server closes the connection. (Lab 07's own tests use it too.)
+pub fn flood(flooder: &mut TcpStream, time: Duration) {
     let lines = b"never read this reply\n".repeat(3000);
     let until = Instant::now() + time;
     while Instant::now() < until {
