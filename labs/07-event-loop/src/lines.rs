@@ -36,7 +36,6 @@ pub struct LineTooLong;
 /// On [`LineTooLong`], the replies to the lines before the long one are
 /// already in `outgoing`, so they are still sent before the error line.
 pub fn answer_lines(incoming: &mut Vec<u8>, outgoing: &mut Vec<u8>) -> Result<usize, LineTooLong> {
-    // STARTER: answer every whole line of incoming into outgoing (a-z in capitals, its \n kept), keep the rest; LineTooLong past MAX_LINE
     // ANCHOR: answer_lines
     let mut start = 0;
     let mut answered = 0;
@@ -59,7 +58,6 @@ pub fn answer_lines(incoming: &mut Vec<u8>, outgoing: &mut Vec<u8>) -> Result<us
     }
     Ok(answered)
     // ANCHOR_END: answer_lines
-    // STARTER_END
 }
 
 #[cfg(test)]
