@@ -96,14 +96,14 @@ svg=target/lab07-bench.svg
 printf '%s\n' "${rows[@]: -4}" | awk -F'|' -v connections="$connections" '
     { name[NR] = $1; rss[NR] = $2; threads[NR] = $3; if ($2 > top) top = $2 }
     END {
-        width = 640; left = 230; bar = 26; gap = 14; scale = (width - left - 120) / top
+        width = 660; left = 230; bar = 26; gap = 14; scale = (width - left - 190) / top
         height = 50 + NR * (bar + gap)
         printf "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"13\">\n", width, height
         printf "<text x=\"10\" y=\"22\" font-weight=\"bold\">Peak memory (VmHWM) holding %d connections</text>\n", connections
         for (i = 1; i <= NR; i++) {
             y = 40 + (i - 1) * (bar + gap)
             printf "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s</text>\n", left - 8, y + 18, name[i]
-            printf "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>\n", left, y, rss[i] * scale, bar, threads[i] > 2 ? "#c0504d" : "#4f81bd"
+            printf "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>\n", left, y, rss[i] * scale, bar, (threads[i] > 2 ? "#c0504d" : "#4f81bd")
             printf "<text x=\"%.1f\" y=\"%d\">%.1f MiB, %d thread%s</text>\n", left + rss[i] * scale + 6, y + 18, rss[i], threads[i], threads[i] == 1 ? "" : "s"
         }
         print "</svg>"
