@@ -30,7 +30,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = shared::cli::parse();
     shared::run(|| {
         let mut exchange = Exchange::new(&args.endpoint, args.timeout, args.retries)?;
         if args.messages.is_empty() {

@@ -34,7 +34,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = shared::cli::parse();
     shared::run(|| {
         let root = args.root.display();
         let folder = Folder::create(&args.root).map_err(|err| {
