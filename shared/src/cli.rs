@@ -64,6 +64,40 @@ pub struct Serving {
     pub quiet: bool,
 }
 
+/// How long a server lets a client take over one request: the options of
+/// the servers that read framed requests (labs 05 and 06), flattened into
+/// their own arguments.
+///
+/// `--idle-timeout` notices a client that sends nothing; these notice one
+/// that sends too slowly, a byte now and then, to hold a thread for hours.
+#[derive(Args, Debug, Clone)]
+pub struct Deadlines {
+    /// Seconds a request's length prefix and header may take to arrive,
+    /// counted from their first byte; also the grace period of a body
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = seconds)]
+    pub request_timeout: Duration,
+
+    /// Slowest average rate, in bytes per second, at which a request's body
+    /// may arrive once its first --request-timeout seconds are over
+    #[arg(long, value_name = "BYTES", default_value_t = crate::pace::DEFAULT_MIN_RATE,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub min_rate: u64,
+}
+
+impl Deadlines {
+    /// The pace of a request's prefix and header: all of it within the
+    /// request timeout.
+    pub fn header(&self) -> crate::pace::Pace {
+        crate::pace::Pace::within(self.request_timeout)
+    }
+
+    /// The pace of a request's body: the request timeout as grace, then the
+    /// minimum rate.
+    pub fn body(&self) -> crate::pace::Pace {
+        crate::pace::Pace::min_rate_after(self.request_timeout, self.min_rate)
+    }
+}
+
 /// The exit status of a usage error (an unknown option, a bad value): 2, as
 /// for most command-line programs, so a script can tell "you called me
 /// wrongly" (2) from "I tried and failed" (1).

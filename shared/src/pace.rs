@@ -84,17 +84,17 @@ pub struct TooSlow {
 impl fmt::Display for TooSlow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let within = self.pace.within.as_secs_f64();
+        let received = self.received;
         match self.pace.min_rate {
+            _ if received == 0 => write!(f, "nothing of it came within {within} s"),
             None => write!(
                 f,
-                "it did not arrive whole within {within} s ({} bytes came)",
-                self.received
+                "it did not arrive whole within {within} s ({received} bytes came)"
             ),
             Some(rate) => write!(
                 f,
-                "it arrived slower than {rate} bytes/s after its first {within} s \
-                 ({} bytes came)",
-                self.received
+                "it came slower than {rate} bytes/s once its first {within} s were over \
+                 ({received} bytes came)"
             ),
         }
     }
@@ -173,6 +173,13 @@ impl<S: Read + ReadTimeout> Paced<S> {
             received: 0,
             idle: Some(idle),
         }
+    }
+
+    /// No read waits longer than `idle` either: a peer that goes silent is
+    /// noticed this soon, whatever time its message has left.
+    pub fn with_idle(mut self, idle: Duration) -> Paced<S> {
+        self.idle = Some(idle);
+        self
     }
 
     /// How many bytes have been read through this wrapper.

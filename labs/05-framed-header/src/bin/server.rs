@@ -17,6 +17,9 @@ struct Args {
 
     #[command(flatten)]
     serving: shared::cli::Serving,
+
+    #[command(flatten)]
+    deadlines: shared::cli::Deadlines,
 }
 
 fn main() -> ExitCode {
@@ -24,6 +27,7 @@ fn main() -> ExitCode {
     shared::run(|| {
         let settings = Settings {
             idle_timeout: args.serving.idle_timeout,
+            deadlines: args.deadlines.clone(),
             max_clients: usize::from(args.serving.max_clients),
             log_requests: !args.serving.quiet,
         };
