@@ -66,6 +66,7 @@ fn send_and_print(exchange: &mut Exchange, message: &str) -> Result<(), Failure>
             message.len()
         );
     }
-    writeln!(io::stdout(), "{}", String::from_utf8_lossy(&reply))?;
+    // The server chose these bytes: show them, never let them drive the terminal.
+    writeln!(io::stdout(), "{}", shared::text::printable_bytes(&reply))?;
     Ok(())
 }
