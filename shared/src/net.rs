@@ -158,7 +158,7 @@ pub fn connect<const P: u16>(endpoint: &Endpoint<P>) -> Result<TcpStream, Failur
 fn not_accepting_hint(addr: SocketAddr) -> String {
     let busy = "a server is running there but not accepting connections: its accept queue \
                 (the listen backlog) is full, because it is busy with other clients or at its \
-                --max-clients limit; try again later (lab 02's `just tool 02 crowd` shows this)";
+                --max-clients limit; try again later (chapter 02 shows this with `just tool 02 crowd`)";
     if addr.ip().is_loopback() {
         busy.to_string()
     } else {
