@@ -59,9 +59,10 @@ pub fn serve_client(mut connection: TcpStream, client: SocketAddr, settings: &Se
         Err(FrameError::Io(err)) => {
             eprintln!("{client}: {}; closing the connection", describe(&err));
         }
-        // Everything else is a frame we could not accept. After it we no
-        // longer know where the next frame starts, so the conversation is
-        // over; but the peer deserves to know why, so we try to tell it.
+        // Everything else is a frame we could not accept, or one that came
+        // too slowly. After it we no longer know where the next frame
+        // starts, so the conversation is over; but the peer deserves to know
+        // why, so we try to tell it.
         Err(bad_frame) => {
             let told =
                 frame::write_frame(&mut connection, &Reply::error(bad_frame.to_string()), b"");

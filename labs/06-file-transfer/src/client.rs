@@ -339,9 +339,8 @@ impl Connection {
         Trouble::Broken(match err {
             FrameError::Io(io) if is_timeout(io) => failure
                 .hint("the server stopped answering; try again, or give it longer with --timeout"),
-            FrameError::TooSlow(_) => failure.hint(
-                "the server or the link is too slow; try again, or give it longer with --timeout",
-            ),
+            FrameError::TooSlow(_) => failure
+                .hint("the server is busy or slow; try again, or give it longer with --timeout"),
             FrameError::Io(_) | FrameError::Truncated { .. } => {
                 failure.hint("is the server still running? its log says what happened")
             }
@@ -482,6 +481,7 @@ impl Connection {
     }
 }
 
+// ANCHOR: listing
 /// The `dir` listing, one file a line: size in bytes, then name.
 ///
 /// The names come from the server: one with a newline in it must not make
@@ -496,6 +496,7 @@ fn listing(entries: &[Entry]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+// ANCHOR_END: listing
 
 #[cfg(test)]
 mod tests {

@@ -82,14 +82,18 @@ pub fn serve_client(connection: TcpStream, client: SocketAddr, settings: &Settin
             eprintln!("{client}: {}; closing the connection", describe(&err));
         }
         Err(cut @ FrameError::Truncated { .. }) => eprintln!("{client}: {cut}"),
-        // A frame we could not accept. After it we no longer know where the
-        // next frame starts, so the session is over; but the peer deserves
-        // to know why, so we try to tell it.
+        // A frame we could not accept, or one that came too slowly. After it
+        // we no longer know where the next frame starts, so the session is
+        // over; but the peer deserves to know why, so we try to tell it.
         Err(bad_frame) => {
-            let reply = Reply::error(
-                bad_frame.to_string(),
-                "the server speaks lab 06's protocol; see the chapter's Protocol section",
-            );
+            let hint = match bad_frame {
+                FrameError::TooSlow(_) => {
+                    "a request must arrive whole within the server's --request-timeout, \
+                     and a file at its --min-rate or faster"
+                }
+                _ => "the server speaks lab 06's protocol; see the chapter's Protocol section",
+            };
+            let reply = Reply::error(bad_frame.to_string(), hint);
             let told = frame::write_frame(&mut &connection, &reply, b"");
             let outcome = match told {
                 Ok(()) => "sent an error reply",
