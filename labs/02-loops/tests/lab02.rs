@@ -206,7 +206,7 @@ fn client_times_out_when_the_server_is_busy() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     contract::assert_one_error_line(&stderr);
     assert!(
-        stderr.contains("did not arrive whole within 0.3 s"),
+        stderr.contains("nothing of it came within 0.3 s"),
         "{stderr}"
     );
 }
