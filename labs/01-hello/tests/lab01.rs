@@ -66,7 +66,8 @@ fn a_reply_that_trickles_in_and_never_ends_is_cut_at_the_timeout() {
         .unwrap();
     let took = started.elapsed();
     assert!(!output.status.success());
-    assert!(took < Duration::from_secs(4), "held for {took:?}");
+    // Held by the trickle, it would wait 34 s; 10 s leaves room for a busy machine.
+    assert!(took < Duration::from_secs(10), "held for {took:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     contract::assert_one_error_line(&stderr);
     assert!(

@@ -951,8 +951,9 @@ fn a_dribbled_request_is_cut_at_the_request_timeout() {
     });
     let started = Instant::now();
     let reply = raw.reply();
+    // The whole header takes 14 s at this pace; 8 s leaves room for a busy machine.
     assert!(
-        started.elapsed() < Duration::from_secs(3),
+        started.elapsed() < Duration::from_secs(8),
         "{:?}",
         started.elapsed()
     );
@@ -1039,7 +1040,8 @@ fn the_client_cuts_a_download_that_trickles_in_and_keeps_nothing() {
         .unwrap();
     let took = started.elapsed();
     assert!(!output.status.success());
-    assert!(took < Duration::from_secs(4), "held for {took:?}");
+    // The trickle would hold it 40 s.
+    assert!(took < Duration::from_secs(10), "held for {took:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     contract::assert_one_error_line(&stderr);
     assert!(stderr.contains("came too slowly"), "{stderr}");
