@@ -7,8 +7,11 @@
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use crate::contract::assert_one_error_line;
 
 /// Text a server could send to make a client print lies: a newline and a
 /// fake success line, a fake error line, a carriage return that rewinds the
@@ -46,6 +49,17 @@ impl FakeServer {
         self.addr.port().to_string()
     }
 
+    /// A command that runs the client `program` against this server
+    /// (`--port PORT`), with a timeout, so a client that hangs fails its test
+    /// instead of freezing the suite.
+    pub fn client(&self, program: impl AsRef<Path>) -> assert_cmd::Command {
+        let mut command = assert_cmd::Command::new(program.as_ref());
+        command
+            .args(["--port", &self.port()])
+            .timeout(Duration::from_secs(30));
+        command
+    }
+
     /// Waits for the script to end (it ends when its client is gone).
     pub fn join(mut self) {
         if let Some(script) = self.script.take() {
@@ -65,6 +79,23 @@ pub fn dribble(connection: &mut TcpStream, bytes: &[u8], gap: Duration, linger: 
         thread::sleep(gap);
     }
     thread::sleep(linger);
+}
+
+/// Runs `client` against a server that will not finish its reply, and
+/// checks that the client gave up on its own, sooner than `limit`, with one
+/// `error: … (hint: …)` line; returns its stderr.
+///
+/// Choose `limit` well below the time the server would hold a client that
+/// only had a timeout per read, so that such a client fails the test.
+pub fn assert_gives_up_within(client: &mut assert_cmd::Command, limit: Duration) -> String {
+    let started = Instant::now();
+    let output = client.output().expect("the client runs");
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!output.status.success(), "the client must fail: {stderr}");
+    assert!(took < limit, "the server held the client for {took:?}");
+    assert_one_error_line(&stderr);
+    stderr
 }
 
 /// What a client printed from forged text: `expected_lines` lines, and not
