@@ -285,6 +285,13 @@ fn one_large_write_takes_only_part_and_the_loop_sends_the_rest() {
     );
 }
 
+/// A value out of range is a usage error like an unknown option: one line,
+/// status 2.
+#[test]
+fn a_count_of_zero_is_one_error_line_and_status_2() {
+    contract::usage_error_is_one_line_with_status_2(CLIENT, &["--count", "0"]);
+}
+
 labkit::every_lab_tests! {
     lab: "04",
     server: SERVER,
