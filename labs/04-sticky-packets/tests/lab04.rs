@@ -5,6 +5,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
+use labkit::peer::{self, FakeServer};
 use labkit::{Server, client, contract, reset};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_lab04-server");
@@ -256,6 +257,31 @@ fn client_gives_up_on_a_report_that_does_not_come() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     contract::assert_one_error_line(&stderr);
     assert!(stderr.contains("no report within 0.3 s"), "{stderr}");
+}
+
+/// A server that trickles its report and never closes cannot hold the
+/// client: `--timeout` bounds the whole report, not each read.
+#[test]
+fn client_gives_up_on_a_report_that_trickles_in() {
+    let server = FakeServer::start(|mut connection| {
+        // Everything up to the client's half-close, then a report a byte at a time.
+        let _ = connection.read_to_end(&mut Vec::new());
+        peer::dribble(
+            &mut connection,
+            b"reads=1 bytes=6\n",
+            Duration::from_millis(800),
+            Duration::from_secs(30),
+        );
+    });
+    // The trickle would hold it 13 s, then for good: it never closes.
+    let stderr = peer::assert_gives_up_within(
+        server.client(CLIENT).args(["--timeout", "1", "hello?"]),
+        Duration::from_secs(10),
+    );
+    assert!(
+        stderr.contains("did not arrive whole within 1 s"),
+        "{stderr}"
+    );
 }
 
 /// One non-blocking write of 8 MiB to a side that does not read returns less
