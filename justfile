@@ -71,11 +71,12 @@ check-starters: build
 proxy *ARGS: build
     @target/debug/labkit proxy "$@"
 
-# Measure speed against baselines run on this machine now (a few minutes; lab 06 moves 1 GiB files)
+# Measure speed against baselines run on this machine now (a few minutes; lab 06 moves 1 GiB files, lab 07 holds 10,000 clients)
 bench:
     bash labs/02-loops/bench/run.sh
     cargo build --release --quiet -p lab06-file-transfer --bins
     target/release/lab06-bench
+    bash labs/07-event-loop/bench/run.sh
 
 # Capture demo output and rubric tables again for the book, for the labs given or all
 transcripts *LABS: build

@@ -111,7 +111,8 @@ impl Server {
         self.addr
     }
 
-    /// The server's process id, to look at it in `/proc` (its memory, say).
+    /// The server's process id, to read what the operating system says
+    /// about it (`/proc/PID/status` on Linux).
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -9,7 +9,7 @@
 //!
 //! - [`session`]: what a check can do (start a server, run a client, connect).
 //! - [`contract`]: the command-line contract's checks, in every lab's rubric.
-//! - [`lab01`] … [`lab06`]: each lab's rubric, one module per lab, each a
+//! - [`lab01`] … [`lab07`]: each lab's rubric, one module per lab, each a
 //!   list of checks in course order; [`rubric`] picks a lab's.
 //! - [`wire`]: the grader's own reading and writing of lab 05's frames.
 //! - [`fixtures`]: broken programs that prove each check catches its bug.
@@ -23,6 +23,7 @@ pub mod lab03;
 pub mod lab04;
 pub mod lab05;
 pub mod lab06;
+pub mod lab07;
 pub mod report;
 pub mod session;
 pub mod wire;
@@ -70,6 +71,7 @@ pub fn rubric(lab: &Lab) -> Vec<Check> {
         "04" => lab04::checks(),
         "05" => lab05::checks(),
         "06" => lab06::checks(),
+        "07" => lab07::checks(),
         _ => Vec::new(),
     }
 }

@@ -148,6 +148,15 @@ impl Session {
         self.start(&command, args, "server")
     }
 
+    /// The process id of the server this session started on `addr`, to read
+    /// what the operating system says about it (`/proc/PID/…` on Linux).
+    pub fn server_pid(&self, addr: SocketAddr) -> Option<u32> {
+        self.servers
+            .iter()
+            .find(|server| server.addr() == addr)
+            .map(Server::pid)
+    }
+
     /// Starts our reference server, for checks of the student's client.
     pub fn start_reference_server(&mut self, args: &[&str]) -> Result<SocketAddr, Finding> {
         let command = self.reference.server.clone();

@@ -1,0 +1,444 @@
+//! Lab 07's rubric: lines answered in capitals by a server that serves every
+//! client from a few threads, never waits on one client, and sleeps while
+//! nobody talks. The line checks go through the re-cutting proxy; the load
+//! checks open 1,000 connections of the grader's own.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use super::contract::{CLIENT_TIMEOUT, expect_stdout};
+use super::session::{Finding, Session, preview};
+use super::{Check, Role, contract};
+use crate::proxy::Cut;
+
+/// The error line the Protocol section gives, byte for byte.
+const TOO_LONG: &[u8] = b"error: line longer than 65536 bytes (hint: end each line with \\n; a line may hold at most 65536 bytes)\n";
+
+/// The longest line the Protocol allows, not counting its `\n`.
+const MAX_LINE: usize = 65_536;
+
+/// How many clients the load checks hold at once.
+const CLIENTS: usize = 1000;
+
+/// How many times the flooder check measures ten round trips before it
+/// fails: a busy machine (other checks run at the same time) can slow one
+/// attempt; a server that waits on the flooder fails them all, or stalls.
+const ATTEMPTS: usize = 3;
+
+/// How many silent clients the idle check keeps connected: a loop that
+/// tries every socket in turn pays for each of them on every pass.
+const IDLE_CLIENTS: usize = 100;
+
+/// Lab 07's rubric, in course order: the contract's checks and the lab's own.
+pub fn checks() -> Vec<Check> {
+    vec![
+        contract::LISTENING_LINE,
+        contract::BUSY_PORT,
+        contract::CLIENT_WITHOUT_SERVER,
+        Check {
+            id: "lines-answered",
+            points: 5,
+            role: Role::Server,
+            title: "answers each line with the same bytes, a–z in capitals: empty lines, `\\r` and UTF-8 too",
+            run: lines_answered,
+        },
+        Check {
+            id: "split-lines",
+            points: 10,
+            role: Role::Server,
+            title: "answers lines that arrive one byte at a time, once each is whole",
+            run: split_lines,
+        },
+        Check {
+            id: "merged-lines",
+            points: 10,
+            role: Role::Server,
+            title: "answers every line of a read that brings several, forgetting none in its buffer",
+            run: merged_lines,
+        },
+        Check {
+            id: "thousand-at-once",
+            points: 10,
+            role: Role::Server,
+            title: "1,000 clients connected at once each get their own reply",
+            run: thousand_at_once,
+        },
+        Check {
+            id: "few-threads",
+            points: 10,
+            role: Role::Server,
+            title: "at most 4 server threads while 1,000 clients are connected (Linux: /proc/PID/status)",
+            run: few_threads,
+        },
+        Check {
+            id: "flooder-does-not-delay",
+            points: 10,
+            role: Role::Server,
+            title: "beside a client that sends without ever reading, another client's round trips take under 100 ms",
+            run: flooder_does_not_delay,
+        },
+        Check {
+            id: "over-long-line",
+            points: 10,
+            role: Role::Server,
+            title: "a line of 65,536 bytes is answered; one of 65,537 gets the error line, then a clean close",
+            run: over_long_line,
+        },
+        Check {
+            id: "zero-byte-read",
+            points: 5,
+            role: Role::Server,
+            title: "a client's half-close gets its replies then the end; an unfinished line gets none; others go on",
+            run: zero_byte_read,
+        },
+        Check {
+            id: "idle-cpu",
+            points: 5,
+            role: Role::Server,
+            title: "with 100 silent clients, is ready to run for under 1 s of 2 idle seconds: it waits for readiness, no busy-polling",
+            run: idle_cpu,
+        },
+        Check {
+            id: "client-lines",
+            points: 5,
+            role: Role::Client,
+            title: "the client sends each argument as a line on one connection and prints each reply",
+            run: client_lines,
+        },
+    ]
+}
+
+fn lines_answered(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_server(&[])?;
+    let mut stream = session.connect(addr)?;
+    for line in ["hello, event loop\n", "\n", "Mixed Case\r\n", "café ß\n"] {
+        let expected = line.as_bytes().to_ascii_uppercase();
+        session.exchange(&mut stream, line.as_bytes(), &expected)?;
+    }
+    Ok(())
+}
+
+fn split_lines(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_server(&[])?;
+    let proxy = session.proxy(addr, Cut::Bytes, Duration::from_millis(2))?;
+    let mut stream = session.connect(proxy)?;
+    // One line at a time: this check is about a line cut into pieces, not
+    // about several lines in one read (that is `merged-lines`).
+    for line in ["split line\n", "and one more, mixed Case\n"] {
+        session
+            .exchange(&mut stream, line.as_bytes(), &line.as_bytes().to_ascii_uppercase())
+            .map_err(|finding| {
+                finding.diagnosis("a read may bring part of a line: keep it, and answer only when its \\n has come")
+            })?;
+    }
+    Ok(())
+}
+
+fn merged_lines(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_server(&[])?;
+    let proxy = session.proxy(addr, Cut::Merge, Duration::from_millis(50))?;
+    let mut stream = session.connect(proxy)?;
+    session
+        .exchange(&mut stream, b"one\ntwo\nthree\n", b"ONE\nTWO\nTHREE\n")
+        .map_err(|finding| {
+            finding
+                .diagnosis("one read brought three lines: answer all of them before reading again")
+        })
+}
+
+/// Lets the grader itself hold `CLIENTS` sockets for each check that needs
+/// them, all running at once (and `just check-fixtures` grades several
+/// programs at once): as many files as the system lets this process open.
+fn room_for_clients(session: &Session) -> Result<(), Finding> {
+    let wanted = 3 * CLIENTS as u64;
+    let now = rlimit::increase_nofile_limit(u64::MAX)
+        .map_err(|err| Finding::new("the grader can raise its open-file limit", err.to_string()))?;
+    if now < wanted {
+        session.note(format!(
+            "the grader may open only {now} files: raise `ulimit -n` if connects fail"
+        ));
+    }
+    Ok(())
+}
+
+/// Opens `CLIENTS` connections, sends a line on each, and reads each reply.
+fn hold_clients(session: &Session, addr: SocketAddr) -> Result<Vec<TcpStream>, Finding> {
+    room_for_clients(session)?;
+    let mut streams = Vec::with_capacity(CLIENTS);
+    for index in 0..CLIENTS {
+        let mut stream = session.connect(addr).map_err(|finding| {
+            finding.diagnosis(format!(
+                "{index} clients were connected; does the server raise its open-file limit, and is its backlog large?"
+            ))
+        })?;
+        stream
+            .write_all(format!("client {index}\n").as_bytes())
+            .map_err(|err| Finding::new("the line can be sent", err.to_string()))?;
+        streams.push(stream);
+    }
+    session.note(format!("{CLIENTS} clients connected, each sent a line"));
+    for (index, stream) in streams.iter_mut().enumerate() {
+        let expected = format!("CLIENT {index}\n");
+        let reply = super::session::read_exactly(stream, expected.len()).map_err(|short| {
+            Finding::new(
+                format!("client {index}'s reply {expected:?}"),
+                short.to_string(),
+            )
+            .diagnosis(short.diagnosis())
+        })?;
+        if reply != expected.as_bytes() {
+            return Err(Finding::new(
+                format!("client {index}'s reply {expected:?}"),
+                format!("{:?}", preview(&reply)),
+            ));
+        }
+    }
+    session.note(format!(
+        "all {CLIENTS} replies came, each to its own client"
+    ));
+    Ok(streams)
+}
+
+fn thousand_at_once(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_server(&[])?;
+    hold_clients(session, addr).map(drop)
+}
+
+/// A line of `/proc/PID/status`, such as `Threads:`, as a number.
+fn proc_status(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let value = status.lines().find_map(|line| line.strip_prefix(field))?;
+    value.split_whitespace().next()?.parse().ok()
+}
+
+fn few_threads(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_server(&[])?;
+    if !cfg!(target_os = "linux") {
+        session.note("not Linux: the thread count cannot be read from /proc; passed");
+        return Ok(());
+    }
+    let streams = hold_clients(session, addr)?;
+    let pid = session
+        .server_pid(addr)
+        .ok_or_else(|| Finding::new("the server's process id", "none"))?;
+    let threads = proc_status(pid, "Threads:")
+        .ok_or_else(|| Finding::new(format!("/proc/{pid}/status"), "unreadable"))?;
+    session.note(format!(
+        "with {} clients connected, /proc/{pid}/status says Threads: {threads}",
+        streams.len()
+    ));
+    if threads > 4 {
+        return Err(Finding::new("at most 4 threads", format!("{threads} threads"))
+            .diagnosis("a thread per client does not scale: wait for readiness on every socket from one thread (select, poll, epoll, asyncio)"));
+    }
+    Ok(())
+}
+
+/// Writes lines on a non-blocking socket for `time`, whenever it takes
+/// them, and never reads a reply: a client that floods the server. It stops
+/// early if the server closes the connection. (Lab 07's own tests use it too.)
+pub fn flood(flooder: &mut TcpStream, time: Duration) {
+    let lines = b"never read this reply\n".repeat(3000);
+    let until = Instant::now() + time;
+    while Instant::now() < until {
+        match flooder.write(&lines) {
+            Ok(_) => {}
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            // The server may close the flooder; the other client is what is graded.
+            Err(_) => return,
+        }
+    }
+}
+
+fn flooder_does_not_delay(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_server(&[])?;
+    let mut flooder = session.connect(addr)?;
+    flooder
+        .set_nonblocking(true)
+        .map_err(|err| Finding::new("a non-blocking socket", err.to_string()))?;
+    let mut polite = session.connect(addr)?;
+    session.note("a flooder sends lines for 0.3 s and never reads a reply");
+    flood(&mut flooder, Duration::from_millis(300));
+    let mut slow = 0;
+    for attempt in 1..=ATTEMPTS {
+        let mut times = Vec::new();
+        for round in 0..10 {
+            flood(&mut flooder, Duration::from_millis(5));
+            let line = format!("attempt {attempt} round {round}\n");
+            let started = Instant::now();
+            session
+                .exchange(&mut polite, line.as_bytes(), line.to_uppercase().as_bytes())
+                .map_err(|finding| {
+                    finding.diagnosis("the server waits on the flooder: a write that blocks (sendall) stops everyone; keep unsent replies and wait for WRITABLE")
+                })?;
+            times.push(started.elapsed());
+        }
+        session.note(format!("the other client's round trips: {times:?}"));
+        slow = times
+            .iter()
+            .filter(|took| **took >= Duration::from_millis(100))
+            .count();
+        // One slow round in ten is allowed: other programs share the CPUs.
+        if slow <= 1 {
+            return Ok(());
+        }
+    }
+    Err(Finding::new(
+        "round trips under 100 ms",
+        format!("{slow} of 10 took 100 ms or more, in each of {ATTEMPTS} attempts"),
+    )
+    .diagnosis("is the loop busy with the flooder's lines? stop reading from a client whose replies pile up"))
+}
+
+/// Reads until the server closes the connection, or says why it did not.
+fn read_to_close(stream: &mut TcpStream, limit: u64) -> Result<Vec<u8>, Finding> {
+    let mut all = Vec::new();
+    stream.take(limit).read_to_end(&mut all).map_err(|err| {
+        Finding::new("the end of the stream", err.to_string()).diagnosis(
+            if err.kind() == io::ErrorKind::ConnectionReset {
+                "a reset: close only after shutting down the sending side and reading what is left"
+            } else {
+                "the server did not close the connection"
+            },
+        )
+    })?;
+    Ok(all)
+}
+
+fn over_long_line(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_server(&[])?;
+    let mut stream = session.connect(addr)?;
+    let mut longest = vec![b'b'; MAX_LINE];
+    longest.push(b'\n');
+    session
+        .exchange(&mut stream, &longest, &longest.to_ascii_uppercase())
+        .map_err(|finding| finding.diagnosis("a line of exactly 65,536 bytes is allowed"))?;
+    let mut too_long = b"fine\n".to_vec();
+    too_long.extend(vec![b'a'; MAX_LINE + 1]);
+    too_long.extend(b"\nafter\n");
+    session.note(format!(
+        "sending `fine\\n`, a line of {} bytes, then `after\\n`",
+        MAX_LINE + 1
+    ));
+    stream
+        .write_all(&too_long)
+        .map_err(|err| Finding::new("the lines can be sent", err.to_string()))?;
+    let mut expected = b"FINE\n".to_vec();
+    expected.extend_from_slice(TOO_LONG);
+    let seen = read_to_close(&mut stream, 4 * MAX_LINE as u64)?;
+    if seen != expected {
+        return Err(Finding::new(
+            format!("{:?}, then the end of the stream", preview(&expected)),
+            format!("{:?}", preview(&seen)),
+        )
+        .diagnosis("the replies to the lines before, then the exact error line, then close"));
+    }
+    Ok(())
+}
+
+fn zero_byte_read(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_server(&[])?;
+    let mut other = session.connect(addr)?;
+    other
+        .write_all(b"half a ")
+        .map_err(|err| Finding::new("the bytes can be sent", err.to_string()))?;
+    let mut leaving = session.connect(addr)?;
+    session.note("a client sends `one\\ntwo\\nno newline` and shuts down its sending side");
+    leaving
+        .write_all(b"one\ntwo\nno newline")
+        .and_then(|()| leaving.shutdown(Shutdown::Write))
+        .map_err(|err| Finding::new("the bytes and a half-close", err.to_string()))?;
+    let seen = read_to_close(&mut leaving, 1024)?;
+    if seen != b"ONE\nTWO\n" {
+        return Err(Finding::new(
+            "\"ONE\\nTWO\\n\", then the end of the stream",
+            format!("{:?}", preview(&seen)),
+        )
+        .diagnosis("after a 0-byte read, send every reply still owed, then close; an unfinished line gets no reply"));
+    }
+    session
+        .exchange(&mut other, b"line\n", b"HALF A LINE\n")
+        .map_err(|finding| finding.diagnosis("one client's end must not end the others"))
+}
+
+/// How long the threads of process `pid` have been runnable so far: on a
+/// CPU, or waiting for one (`/proc/PID/task/*/schedstat`).
+///
+/// A server waiting in `epoll` is neither. A loop that never waits is always
+/// one or the other, however busy the machine is: on a crowded machine its
+/// CPU time would shrink, but not this.
+fn runnable_time(pid: u32) -> Option<Duration> {
+    let mut total = Duration::ZERO;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        let mut fields = stat
+            .split_whitespace()
+            .map(|field| field.parse::<u64>().ok());
+        let (on_cpu, waiting) = (fields.next()??, fields.next()??);
+        total += Duration::from_nanos(on_cpu + waiting);
+    }
+    Some(total)
+}
+
+fn idle_cpu(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_server(&[])?;
+    if !cfg!(target_os = "linux") {
+        session.note("not Linux: /proc cannot say how long the server ran; passed");
+        return Ok(());
+    }
+    let mut clients = Vec::new();
+    for index in 0..IDLE_CLIENTS {
+        let mut stream = session.connect(addr)?;
+        let line = format!("idle client {index}\n");
+        session.exchange(&mut stream, line.as_bytes(), line.to_uppercase().as_bytes())?;
+        clients.push(stream);
+    }
+    let pid = session
+        .server_pid(addr)
+        .ok_or_else(|| Finding::new("the server's process id", "none"))?;
+    let unreadable = || Finding::new(format!("/proc/{pid}/task/*/schedstat"), "unreadable");
+    let before = runnable_time(pid).ok_or_else(unreadable)?;
+    session.note(format!(
+        "{IDLE_CLIENTS} clients are connected and silent; waiting 2 s"
+    ));
+    std::thread::sleep(Duration::from_secs(2));
+    let after = runnable_time(pid).ok_or_else(unreadable)?;
+    let used = after.saturating_sub(before);
+    session.note(format!(
+        "the server's threads were running or waiting to run for {used:?} of those 2 s"
+    ));
+    // A loop that waits in epoll is ready to run only briefly after each
+    // wake-up (even on a crowded machine, where it may wait for a CPU a while);
+    // a loop that never waits is ready to run all the time.
+    if used >= Duration::from_secs(1) {
+        return Err(Finding::new("under 1 s", format!("{used:?}"))
+            .diagnosis("the server spins while nobody talks: wait in select/poll/epoll instead of trying every socket in a loop"));
+    }
+    Ok(())
+}
+
+fn client_lines(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_reference_server(&[])?;
+    let run = session.run_client(addr, &["one", "two words", "Mixed ü"], "", CLIENT_TIMEOUT)?;
+    expect_stdout(&run.stdout, "ONE\nTWO WORDS\nMIXED ü\n", run.success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rubric_is_worth_100_points() {
+        assert_eq!(checks().iter().map(|check| check.points).sum::<u32>(), 100);
+    }
+
+    #[test]
+    fn the_runnable_time_of_this_process_is_read() {
+        if cfg!(target_os = "linux") {
+            assert!(runnable_time(std::process::id()).is_some_and(|time| !time.is_zero()));
+        }
+    }
+}
