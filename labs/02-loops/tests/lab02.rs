@@ -260,9 +260,11 @@ fn a_forged_reply_is_printed_on_one_line_without_escapes() {
 fn a_32_mib_message_comes_back_whole() {
     let server = Server::start(SERVER, ["--quiet"]).unwrap();
     let message = "a".repeat(32 << 20);
+    // About 3 s on an idle machine; the generous limits are for a busy one.
     let output = client(CLIENT, &server)
-        .args(["--timeout", "15"])
+        .args(["--timeout", "100"])
         .write_stdin(format!("{message}\n"))
+        .timeout(Duration::from_secs(120))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
