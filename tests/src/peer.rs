@@ -5,7 +5,7 @@
 //! misbehave on purpose: send text that forges output lines or drives the
 //! terminal, or send a reply one byte at a time.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::thread::{self, JoinHandle};
@@ -79,6 +79,15 @@ pub fn dribble(connection: &mut TcpStream, bytes: &[u8], gap: Duration, linger: 
         thread::sleep(gap);
     }
     thread::sleep(linger);
+}
+
+/// A script for [`FakeServer`]: take the client's request (one read), then
+/// answer with `reply` one byte every `gap`, and never close (for 30 s).
+pub fn trickle(reply: &'static [u8], gap: Duration) -> impl FnOnce(TcpStream) + Send + 'static {
+    move |mut connection| {
+        let _ = connection.read(&mut [0u8; 1024]);
+        dribble(&mut connection, reply, gap, Duration::from_secs(30));
+    }
 }
 
 /// Runs `client` against a server that will not finish its reply, and

@@ -48,16 +48,8 @@ fn server_exits_after_its_one_client() {
 /// cannot hold the client: `--timeout` bounds the whole reply, not one read.
 #[test]
 fn a_reply_that_trickles_in_and_never_ends_is_cut_at_the_timeout() {
-    let server = FakeServer::start(|mut connection| {
-        let _ = connection.read(&mut [0u8; 1024]);
-        // Each byte comes well within any sensible per-read timeout.
-        peer::dribble(
-            &mut connection,
-            b"HELLO, SOCKETS",
-            Duration::from_millis(300),
-            Duration::from_secs(30),
-        );
-    });
+    // Each byte comes well within any sensible per-read timeout.
+    let server = FakeServer::start(peer::trickle(b"HELLO, SOCKETS", Duration::from_millis(300)));
     // Held by the trickle, it would wait 34 s; 10 s leaves room for a busy machine.
     let stderr = peer::assert_gives_up_within(
         server

@@ -215,16 +215,11 @@ fn client_times_out_when_the_server_is_busy() {
 /// time, each well within the timeout, cannot hold the client past it.
 #[test]
 fn a_reply_that_trickles_in_is_cut_at_the_timeout() {
-    let server = FakeServer::start(|mut connection| {
-        let _ = connection.read(&mut [0u8; 1024]);
-        // 20 bytes, 0.7 s apart: 14 s for the reply, each byte in time.
-        peer::dribble(
-            &mut connection,
-            b"A SLOW, SLOW ANSWER.",
-            Duration::from_millis(700),
-            Duration::from_secs(30),
-        );
-    });
+    // 20 bytes, 0.7 s apart: 14 s for the reply, each byte in time.
+    let server = FakeServer::start(peer::trickle(
+        b"A SLOW, SLOW ANSWER.",
+        Duration::from_millis(700),
+    ));
     // Held by the trickle, it would wait 14 s; 8 s leaves room for a busy machine.
     let stderr = peer::assert_gives_up_within(
         server
@@ -260,9 +255,11 @@ fn a_forged_reply_is_printed_on_one_line_without_escapes() {
 fn a_32_mib_message_comes_back_whole() {
     let server = Server::start(SERVER, ["--quiet"]).unwrap();
     let message = "a".repeat(32 << 20);
+    // About 3 s on an idle machine; the generous limits are for a busy one.
     let output = client(CLIENT, &server)
-        .args(["--timeout", "15"])
+        .args(["--timeout", "100"])
         .write_stdin(format!("{message}\n"))
+        .timeout(Duration::from_secs(120))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -263,16 +263,12 @@ fn client_gives_up_on_a_report_that_does_not_come() {
 /// client: `--timeout` bounds the whole report, not each read.
 #[test]
 fn client_gives_up_on_a_report_that_trickles_in() {
-    let server = FakeServer::start(|mut connection| {
-        // Everything up to the client's half-close, then a report a byte at a time.
-        let _ = connection.read_to_end(&mut Vec::new());
-        peer::dribble(
-            &mut connection,
-            b"reads=1 bytes=6\n",
-            Duration::from_millis(800),
-            Duration::from_secs(30),
-        );
-    });
+    // The report a byte at a time: 13 s for 16 bytes.
+    let server = FakeServer::start(peer::trickle(
+        b"reads=1 bytes=6
+",
+        Duration::from_millis(800),
+    ));
     // The trickle would hold it 13 s, then for good: it never closes.
     let stderr = peer::assert_gives_up_within(
         server.client(CLIENT).args(["--timeout", "1", "hello?"]),

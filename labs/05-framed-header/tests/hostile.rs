@@ -157,6 +157,11 @@ fn sixteen_clients_that_never_read_a_32_mib_reply_cost_little_memory() {
         })
         .collect();
     for mut stream in &clients {
+        // Each header follows a first pass over 32 MiB for its CRC-32: a few
+        // seconds on an idle machine, far longer on a busy one.
+        stream
+            .set_read_timeout(Some(Duration::from_secs(120)))
+            .unwrap();
         let reply: Reply = frame::read_header(&mut stream).unwrap().unwrap();
         assert_eq!(reply.body_size, MAX_NUMBERS);
     }
