@@ -4,9 +4,11 @@
 //! and `--port` look and behave the same in every binary of the suite.
 
 use std::io::{self, BufRead, IsTerminal, Write};
+use std::process::exit;
 use std::time::Duration;
 
-use clap::Args;
+use clap::error::ErrorKind;
+use clap::{Args, Parser};
 
 use crate::failure::Failure;
 
@@ -60,6 +62,91 @@ pub struct Serving {
     /// Do not log every message (for benchmarks)
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// How long a server lets a client take over one request: the options of
+/// the servers that read framed requests (labs 05 and 06), flattened into
+/// their own arguments.
+///
+/// `--idle-timeout` notices a client that sends nothing; these notice one
+/// that sends too slowly, a byte now and then, to hold a thread for hours.
+#[derive(Args, Debug, Clone)]
+pub struct Deadlines {
+    /// Seconds a request's length prefix and header may take to arrive,
+    /// counted from their first byte; also the grace period of a body
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = seconds)]
+    pub request_timeout: Duration,
+
+    /// Slowest average rate, in bytes per second, at which a request's body
+    /// may arrive once its first --request-timeout seconds are over
+    #[arg(long, value_name = "BYTES", default_value_t = crate::pace::DEFAULT_MIN_RATE,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub min_rate: u64,
+}
+
+impl Deadlines {
+    /// The pace of a request's prefix and header: all of it within the
+    /// request timeout.
+    pub fn header(&self) -> crate::pace::Pace {
+        crate::pace::Pace::within(self.request_timeout)
+    }
+
+    /// The pace of a request's body: the request timeout as grace, then the
+    /// minimum rate.
+    pub fn body(&self) -> crate::pace::Pace {
+        crate::pace::Pace::min_rate_after(self.request_timeout, self.min_rate)
+    }
+}
+
+/// The exit status of a usage error (an unknown option, a bad value): 2, as
+/// for most command-line programs, so a script can tell "you called me
+/// wrongly" (2) from "I tried and failed" (1).
+pub const USAGE_ERROR: i32 = 2;
+
+// ANCHOR: parse
+/// Parses the command line into `T`, or prints what is wrong in ONE line,
+/// `error: … (hint: …)`, and exits with status [`USAGE_ERROR`].
+///
+/// Every binary's `main` starts with `shared::cli::parse::<Args>()` rather
+/// than `Args::parse()`: clap's own report is several lines (the error, a
+/// tip, the usage, a pointer to `--help`), which breaks the suite's promise
+/// of one error line. `--help` and `--version` are not errors and print as
+/// clap prints them.
+pub fn parse<T: Parser>() -> T {
+    match T::try_parse() {
+        Ok(args) => args,
+        Err(err)
+            if matches!(
+                err.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            ) =>
+        {
+            err.exit()
+        }
+        Err(err) => {
+            eprintln!("{}", usage_error_line(&err.render().to_string()));
+            exit(USAGE_ERROR)
+        }
+    }
+}
+// ANCHOR_END: parse
+
+/// clap's report (`error: …`, blank lines, `  tip: …`, `Usage: …`) as one
+/// line: the error, with the tips and a pointer to `--help` as the hint.
+fn usage_error_line(report: &str) -> String {
+    let mut lines = report
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty());
+    let error = lines
+        .next()
+        .map(|line| line.strip_prefix("error: ").unwrap_or(line))
+        .unwrap_or("the command line is not valid");
+    let mut hints: Vec<&str> = lines
+        .filter_map(|line| line.strip_prefix("tip: "))
+        .collect();
+    hints.push("--help lists the options");
+    format!("error: {error} (hint: {})", hints.join("; "))
 }
 
 /// The lines a person types (or a script pipes) on stdin, one at a time,
@@ -125,6 +212,19 @@ mod tests {
         assert!(seconds("0").is_err());
         assert!(seconds("-1").is_err());
         assert!(seconds("soon").unwrap_err().contains("not a number"));
+    }
+
+    #[test]
+    fn a_clap_report_becomes_one_error_line_with_its_tip_as_the_hint() {
+        let report = "error: unexpected argument '--prot' found\n\n  \
+                      tip: a similar argument exists: '--port'\n\n\
+                      Usage: lab02-client --port <PORT>\n\n\
+                      For more information, try '--help'.\n";
+        assert_eq!(
+            usage_error_line(report),
+            "error: unexpected argument '--prot' found (hint: a similar argument exists: \
+             '--port'; --help lists the options)"
+        );
     }
 
     #[test]

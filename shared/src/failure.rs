@@ -66,6 +66,10 @@ impl From<io::Error> for Failure {
 /// sockets; for the errors a student meets every day we say what it means.
 pub fn describe(err: &io::Error) -> String {
     use io::ErrorKind::*;
+    // A deadline for a whole message says which rule the peer broke.
+    if let Some(slow) = crate::pace::too_slow(err) {
+        return slow.to_string();
+    }
     let plain = match err.kind() {
         ConnectionRefused => "connection refused: nothing is listening there",
         ConnectionReset => "connection reset by the peer",

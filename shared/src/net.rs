@@ -140,12 +140,32 @@ pub fn connect<const P: u16>(endpoint: &Endpoint<P>) -> Result<TcpStream, Failur
     let (addr, err) = last_error.expect("resolve never returns an empty list");
     let failure = Failure::io(format_args!("connect to {addr}"), &err);
     Err(match err.kind() {
-        io::ErrorKind::ConnectionRefused | io::ErrorKind::TimedOut => {
-            failure.hint(start_the_server_hint(endpoint))
-        }
+        io::ErrorKind::ConnectionRefused => failure.hint(start_the_server_hint(endpoint)),
+        io::ErrorKind::TimedOut => failure.hint(not_accepting_hint(addr)),
         _ => failure,
     })
 }
+
+// ANCHOR: not_accepting
+/// Why a connect can time out, when a refused one would mean "no server".
+///
+/// With nothing listening, the kernel refuses a connection at once. A connect
+/// that times out met a machine that said nothing at all: on this machine
+/// that means a server is running but not accepting, because its accept queue
+/// (the listen backlog) is full: it is busy with other clients, or at its
+/// limit of clients at once, and the kernel drops new handshakes until a
+/// place frees up. Far away, a firewall that drops packets looks the same.
+fn not_accepting_hint(addr: SocketAddr) -> String {
+    let busy = "a server is running there but not accepting connections: its accept queue \
+                (the listen backlog) is full, because it is busy with other clients or at its \
+                --max-clients limit; try again later (chapter 02 shows this with `just tool 02 crowd`)";
+    if addr.ip().is_loopback() {
+        busy.to_string()
+    } else {
+        format!("either {busy}, or a firewall on the way drops the connection")
+    }
+}
+// ANCHOR_END: not_accepting
 
 /// Binds a UDP socket on `endpoint` (a UDP server has no `listen`).
 pub fn bind_udp<const P: u16>(endpoint: &Endpoint<P>) -> Result<UdpSocket, Failure> {

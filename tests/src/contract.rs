@@ -78,6 +78,25 @@ pub fn client_without_server_is_one_clear_error(
     );
 }
 
+/// A usage error (here an option that does not exist) is one `error: … (hint: …)`
+/// line on stderr and exit status 2, not clap's several lines of report.
+pub fn usage_error_is_one_line_with_status_2(program: impl AsRef<Path>, args: &[&str]) {
+    let output = assert_cmd::Command::new(program.as_ref())
+        .args(args)
+        .timeout(std::time::Duration::from_secs(10))
+        .output()
+        .expect("the program runs");
+    assert_eq!(output.status.code(), Some(2), "usage errors exit with 2");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_one_error_line(&stderr);
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "one line and nothing else: {stderr}"
+    );
+    assert!(output.stdout.is_empty(), "nothing on stdout");
+}
+
 /// A port that nothing listens on, and that nothing else can take while this
 /// value lives: a TCP socket bound to it that never calls `listen`, so a
 /// connect there is refused at once.
@@ -218,6 +237,13 @@ macro_rules! every_lab_tests {
         #[test]
         fn client_without_a_server_fails_with_a_hint() {
             $crate::contract::client_without_server_is_one_clear_error($client, &[$($arg),*], $refused);
+        }
+
+        /// An unknown option is one error line and exit status 2, on both sides.
+        #[test]
+        fn an_unknown_option_is_one_error_line_and_status_2() {
+            $crate::contract::usage_error_is_one_line_with_status_2($server, &["--no-such-option"]);
+            $crate::contract::usage_error_is_one_line_with_status_2($client, &["--no-such-option"]);
         }
 
         /// `just lab NN` shows both sides, finishes, and prints what the book shows.

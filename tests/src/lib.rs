@@ -8,6 +8,8 @@
 //! - [`demo`]: the scripted run behind `just lab NN`.
 //! - [`contract`]: checks of the command-line contract, called by every lab's tests.
 //! - [`grade`]: the graded checks, run against any implementation of a lab.
+//! - [`peer`]: hostile servers played by the tests: forged text, replies
+//!   that trickle in.
 //! - [`proxy`]: a TCP proxy that re-cuts the byte stream, so framing bugs show.
 //! - [`starter`]: student starter crates, made from markers in the labs' code.
 //! - [`book`]: checks that every `{{#include file:anchor}}` in the book points
@@ -18,6 +20,7 @@ pub mod contract;
 pub mod demo;
 pub mod grade;
 pub mod labs;
+pub mod peer;
 pub mod process;
 pub mod proxy;
 pub mod starter;

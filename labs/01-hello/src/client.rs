@@ -2,8 +2,10 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::time::Duration;
 
 use shared::Failure;
+use shared::pace::{Pace, Paced};
 
 /// The longest reply we accept.
 ///
@@ -11,11 +13,19 @@ use shared::Failure;
 /// cap keeps a misbehaving server from filling our memory.
 pub const MAX_REPLY_SIZE: u64 = 64 * 1024;
 
-/// Sends `message` and returns the server's whole reply.
-pub fn ask(mut stream: TcpStream, message: &str) -> Result<Vec<u8>, Failure> {
+/// Sends `message` and returns the server's whole reply, which must have
+/// arrived, and ended, within `timeout`.
+pub fn ask(stream: TcpStream, message: &str, timeout: Duration) -> Result<Vec<u8>, Failure> {
     let server = stream
         .peer_addr()
         .map_err(|err| Failure::io("find the server's address", &err))?;
+    // ANCHOR: deadline
+    // We read until the server closes, and the server decides when that is:
+    // a server that never closes, or sends its reply a byte a minute, would
+    // hold us forever. A read timeout alone bounds one read, not the reply,
+    // so the whole reply gets a deadline (see `shared::pace`).
+    let mut stream = Paced::from_now(stream, Pace::within(timeout));
+    // ANCHOR_END: deadline
 
     // STARTER: send the message with write_all, then read the reply until the server closes
     // ANCHOR: send
@@ -32,7 +42,10 @@ pub fn ask(mut stream: TcpStream, message: &str) -> Result<Vec<u8>, Failure> {
     stream
         .take(MAX_REPLY_SIZE)
         .read_to_end(&mut reply)
-        .map_err(|err| Failure::io(format_args!("read the reply from {server}"), &err))?;
+        .map_err(|err| {
+            Failure::io(format_args!("read the reply from {server}"), &err)
+                .hint("is it a lab 01 server? it closes the connection after its reply")
+        })?;
     // ANCHOR_END: receive
     Ok(reply)
     // STARTER_END

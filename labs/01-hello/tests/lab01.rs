@@ -1,7 +1,9 @@
 //! Lab 01 over real sockets: the real binaries, port 0, no sleeps.
 
+use std::io::Read;
 use std::time::Duration;
 
+use labkit::peer::{self, FakeServer};
 use labkit::{Server, client, contract};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_lab01-server");
@@ -40,6 +42,40 @@ fn server_exits_after_its_one_client() {
     assert!(status.success());
     let log = server.stop().join("\n");
     assert!(log.contains("received 3 bytes"), "{log}");
+}
+
+/// A server that never closes, or that trickles its reply a byte at a time,
+/// cannot hold the client: `--timeout` bounds the whole reply, not one read.
+#[test]
+fn a_reply_that_trickles_in_and_never_ends_is_cut_at_the_timeout() {
+    // Each byte comes well within any sensible per-read timeout.
+    let server = FakeServer::start(peer::trickle(b"HELLO, SOCKETS", Duration::from_millis(300)));
+    // Held by the trickle, it would wait 34 s; 10 s leaves room for a busy machine.
+    let stderr = peer::assert_gives_up_within(
+        server
+            .client(CLIENT)
+            .args(["--timeout", "1", "hello, sockets"]),
+        Duration::from_secs(10),
+    );
+    assert!(
+        stderr.contains("did not arrive whole within 1 s"),
+        "{stderr}"
+    );
+}
+
+/// What the server sends is shown, never obeyed: a forged line or a terminal
+/// escape in the reply stays visible, on the reply's one line.
+#[test]
+fn a_forged_reply_is_printed_on_one_line_without_escapes() {
+    let server = FakeServer::start(|mut connection| {
+        let _ = connection.read(&mut [0u8; 1024]);
+        let _ = std::io::Write::write_all(&mut connection, peer::FORGED.as_bytes());
+    });
+    let output = server.client(CLIENT).arg("hi").output().unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    peer::assert_printed_safely(&stdout, 1);
+    assert!(stdout.starts_with("fine\\nhello: 28 bytes"), "{stdout}");
 }
 
 #[test]

@@ -1,10 +1,15 @@
 //! The client side: many messages on one connection, each reply awaited.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::thread;
 use std::time::Duration;
 
 use shared::Failure;
+use shared::pace::{Pace, Paced};
+
+/// The most bytes we ask for in one read.
+const READ_BUFFER_SIZE: usize = 64 * 1024;
 
 /// One connection to the server, kept open for a whole conversation.
 pub struct Conversation {
@@ -20,9 +25,6 @@ impl Conversation {
         let server = stream
             .peer_addr()
             .map_err(|err| Failure::io("find the server's address", &err))?;
-        stream
-            .set_read_timeout(Some(reply_timeout))
-            .map_err(|err| Failure::io("set a read timeout", &err))?;
         Ok(Conversation {
             stream,
             server,
@@ -30,26 +32,55 @@ impl Conversation {
         })
     }
 
-    /// Sends `message` and waits for its reply.
+    /// Sends `message` and waits for its reply; all of the reply must have
+    /// arrived within the reply timeout.
     ///
     /// The reply is the message in capitals, so it has exactly as many bytes
     /// as the message: we read until we have that many. Knowing the length in
     /// advance is what makes a reply complete; lab 05 makes that explicit.
     pub fn ask(&mut self, message: &str) -> Result<Vec<u8>, Failure> {
         let server = self.server;
+        let stream = &self.stream;
         // ANCHOR: ask
-        self.stream
-            .write_all(message.as_bytes())
-            .map_err(|err| Failure::io(format_args!("send to {server}"), &err))?;
+        // The server answers while we are still sending. Were we to send all
+        // of a long message before reading, its answer would fill our receive
+        // buffer and then the server's send buffer; the server would stop
+        // reading to wait for us, and we would stop writing to wait for it.
+        // So one thread writes while this one reads.
+        let (written, reply) = thread::scope(|scope| {
+            let writer = scope.spawn(|| (&*stream).write_all(message.as_bytes()));
+            let reply = self.read_reply(message.len());
+            if reply.is_err() {
+                // Wake the writer if it is stuck on a server that stopped reading.
+                let _ = stream.shutdown(Shutdown::Both);
+            }
+            (writer.join(), reply)
+        });
+        let reply = reply?;
+        match written {
+            Ok(Ok(())) => Ok(reply),
+            Ok(Err(err)) => Err(Failure::io(format_args!("send to {server}"), &err)
+                .hint("look at the server's log for the reason")),
+            Err(_) => Err(Failure::new("the thread sending the message failed")
+                .hint("this is a bug in the client: please report it")),
+        }
+        // ANCHOR_END: ask
+    }
 
-        let mut reply = Vec::with_capacity(message.len());
-        let mut buffer = [0u8; 1024];
-        while reply.len() < message.len() {
+    /// Reads exactly `length` bytes of reply, within the reply timeout.
+    fn read_reply(&self, length: usize) -> Result<Vec<u8>, Failure> {
+        let server = self.server;
+        // ANCHOR: read_reply
+        // A deadline for the whole reply, not for each read: a server that
+        // sends one byte a second would never trip a read timeout of 10 s.
+        let mut input = Paced::from_now(&self.stream, Pace::within(self.reply_timeout));
+        let mut reply = Vec::with_capacity(length);
+        let mut buffer = [0u8; READ_BUFFER_SIZE];
+        while reply.len() < length {
             // Never ask for more than the rest of this reply, so that we
             // cannot swallow the start of a later one.
-            let wanted = (message.len() - reply.len()).min(buffer.len());
-            let n = self
-                .stream
+            let wanted = (length - reply.len()).min(buffer.len());
+            let n = input
                 .read(&mut buffer[..wanted])
                 .map_err(|err| self.read_failure(&err))?;
             if n == 0 {
@@ -60,20 +91,20 @@ impl Conversation {
             }
             reply.extend_from_slice(&buffer[..n]);
         }
-        // ANCHOR_END: ask
+        // ANCHOR_END: read_reply
         Ok(reply)
     }
 
     /// Says why a reply did not come, with a hint for the common case.
     fn read_failure(&self, err: &io::Error) -> Failure {
         let failure = Failure::io(format_args!("read the reply from {}", self.server), err);
-        match err.kind() {
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => failure.hint(format!(
-                "no reply within {} s: the server may be busy with other clients, serving one \
-                 at a time or at its --max-clients limit; --timeout sets a longer wait",
-                self.reply_timeout.as_secs_f64()
-            )),
-            _ => failure.hint("look at the server's log for the reason"),
+        if shared::failure::is_timeout(err) {
+            failure.hint(
+                "the server may be busy with other clients, serving one at a time or at its \
+                 --max-clients limit; --timeout sets a longer wait",
+            )
+        } else {
+            failure.hint("look at the server's log for the reason")
         }
     }
 }

@@ -5,6 +5,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
 
+use labkit::peer::{self, FakeServer};
 use labkit::{Server, client, contract, reset};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_lab02-server");
@@ -204,7 +205,89 @@ fn client_times_out_when_the_server_is_busy() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     contract::assert_one_error_line(&stderr);
-    assert!(stderr.contains("no reply within 0.3 s"), "{stderr}");
+    assert!(
+        stderr.contains("nothing of it came within 0.3 s"),
+        "{stderr}"
+    );
+}
+
+/// `--timeout` bounds the whole reply: a server that sends one byte at a
+/// time, each well within the timeout, cannot hold the client past it.
+#[test]
+fn a_reply_that_trickles_in_is_cut_at_the_timeout() {
+    // 20 bytes, 0.7 s apart: 14 s for the reply, each byte in time.
+    let server = FakeServer::start(peer::trickle(
+        b"A SLOW, SLOW ANSWER.",
+        Duration::from_millis(700),
+    ));
+    // Held by the trickle, it would wait 14 s; 8 s leaves room for a busy machine.
+    let stderr = peer::assert_gives_up_within(
+        server
+            .client(CLIENT)
+            .args(["--timeout", "1", "a slow, slow answer."]),
+        Duration::from_secs(8),
+    );
+    assert!(
+        stderr.contains("did not arrive whole within 1 s ("),
+        "{stderr}"
+    );
+}
+
+/// A reply that forges lines or drives the terminal is shown on one line,
+/// escapes visible.
+#[test]
+fn a_forged_reply_is_printed_on_one_line_without_escapes() {
+    let message = "x".repeat(peer::FORGED.len());
+    let server = FakeServer::start(|mut connection| {
+        let mut message = vec![0u8; peer::FORGED.len()];
+        if connection.read_exact(&mut message).is_ok() {
+            let _ = connection.write_all(peer::FORGED.as_bytes());
+        }
+    });
+    let output = server.client(CLIENT).arg(&message).output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    peer::assert_printed_safely(&String::from_utf8_lossy(&output.stdout), 1);
+}
+
+/// A 32 MiB message: the client reads the answer while it is still sending,
+/// so neither side waits for the other with both kernel buffers full.
+#[test]
+fn a_32_mib_message_comes_back_whole() {
+    let server = Server::start(SERVER, ["--quiet"]).unwrap();
+    let message = "a".repeat(32 << 20);
+    // About 3 s on an idle machine; the generous limits are for a busy one.
+    let output = client(CLIENT, &server)
+        .args(["--timeout", "100"])
+        .write_stdin(format!("{message}\n"))
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(output.stdout.len(), (32 << 20) + 1);
+    assert!(output.stdout[..32 << 20].iter().all(|&byte| byte == b'A'));
+}
+
+/// A connect that times out because the server's accept queue is full says
+/// that the server is running but not accepting, not "is a server running?".
+#[test]
+fn a_connect_to_a_full_accept_queue_says_the_server_is_busy() {
+    let server = Server::start(SERVER, ["--sequential", "--backlog", "1"]).unwrap();
+    // One client being served, then enough to fill the queue behind it.
+    let queued: Vec<TcpStream> = (0..4)
+        .filter_map(|_| TcpStream::connect_timeout(&server.addr(), Duration::from_millis(300)).ok())
+        .collect();
+    assert!(!queued.is_empty());
+    let output = client(CLIENT, &server).arg("hello?").output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    contract::assert_one_error_line(&stderr);
+    assert!(stderr.contains("timed out"), "{stderr}");
+    assert!(
+        stderr.contains("running there but not accepting"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("is the server running"), "{stderr}");
 }
 
 /// What `listen(backlog)` really limits: a one-by-one server busy with its

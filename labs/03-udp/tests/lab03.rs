@@ -3,7 +3,7 @@
 use std::net::UdpSocket;
 use std::time::Duration;
 
-use labkit::{Server, client, contract};
+use labkit::{Server, client, contract, peer};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_lab03-server");
 const CLIENT: &str = env!("CARGO_BIN_EXE_lab03-client");
@@ -15,6 +15,28 @@ fn test_socket() -> UdpSocket {
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("a receive timeout can be set");
     socket
+}
+
+/// A reply that forges lines or drives the terminal is shown on its one
+/// line, escapes visible: the server chose those bytes.
+#[test]
+fn a_forged_reply_is_printed_on_one_line_without_escapes() {
+    let fake = test_socket();
+    let port = fake.local_addr().unwrap().port().to_string();
+    let replier = std::thread::spawn(move || {
+        let mut datagram = [0u8; 1024];
+        if let Ok((_, client)) = fake.recv_from(&mut datagram) {
+            let _ = fake.send_to(peer::FORGED.as_bytes(), client);
+        }
+    });
+    let output = assert_cmd::Command::new(CLIENT)
+        .args(["--port", &port, "hello"])
+        .timeout(Duration::from_secs(20))
+        .output()
+        .unwrap();
+    replier.join().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    peer::assert_printed_safely(&String::from_utf8_lossy(&output.stdout), 1);
 }
 
 /// Each message goes out as one datagram and comes back in capitals.

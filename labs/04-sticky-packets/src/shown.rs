@@ -1,5 +1,7 @@
 //! How the logs show bytes: how many, and a short preview between bars.
 
+use shared::text::printable_bytes;
+
 /// The most bytes of a write or a read that a log line shows.
 ///
 /// A 10 000-byte message printed whole would bury every line around it. The
@@ -16,29 +18,16 @@ pub const PREVIEW_BYTES: usize = 32;
 /// newline are escaped, so that one write or read stays on one log line.
 pub fn shown(bytes: &[u8]) -> String {
     let preview = if bytes.len() <= PREVIEW_BYTES {
-        printable(bytes)
+        printable_bytes(bytes)
     } else {
         let half = PREVIEW_BYTES / 2;
         format!(
             "{}…{}",
-            printable(&bytes[..half]),
-            printable(&bytes[bytes.len() - half..])
+            printable_bytes(&bytes[..half]),
+            printable_bytes(&bytes[bytes.len() - half..])
         )
     };
     format!("{} |{preview}|", count(bytes.len() as u64, "byte"))
-}
-
-/// Bytes as text for a log line, with control characters escaped.
-fn printable(bytes: &[u8]) -> String {
-    let mut text = String::new();
-    for c in String::from_utf8_lossy(bytes).chars() {
-        if c.is_control() {
-            text.extend(c.escape_default());
-        } else {
-            text.push(c);
-        }
-    }
-    text
 }
 
 /// `1 read`, `5 reads`: a number with its noun, singular or plural.

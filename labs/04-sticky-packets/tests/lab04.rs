@@ -5,6 +5,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
+use labkit::peer::{self, FakeServer};
 use labkit::{Server, client, contract, reset};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_lab04-server");
@@ -258,6 +259,27 @@ fn client_gives_up_on_a_report_that_does_not_come() {
     assert!(stderr.contains("no report within 0.3 s"), "{stderr}");
 }
 
+/// A server that trickles its report and never closes cannot hold the
+/// client: `--timeout` bounds the whole report, not each read.
+#[test]
+fn client_gives_up_on_a_report_that_trickles_in() {
+    // The report a byte at a time: 13 s for 16 bytes.
+    let server = FakeServer::start(peer::trickle(
+        b"reads=1 bytes=6
+",
+        Duration::from_millis(800),
+    ));
+    // The trickle would hold it 13 s, then for good: it never closes.
+    let stderr = peer::assert_gives_up_within(
+        server.client(CLIENT).args(["--timeout", "1", "hello?"]),
+        Duration::from_secs(10),
+    );
+    assert!(
+        stderr.contains("did not arrive whole within 1 s"),
+        "{stderr}"
+    );
+}
+
 /// One non-blocking write of 8 MiB to a side that does not read returns less
 /// than asked, and the loop after it delivers every byte.
 #[test]
@@ -283,6 +305,13 @@ fn one_large_write_takes_only_part_and_the_loop_sends_the_rest() {
         stdout.ends_with("the other side received 8388608 bytes, every one in its place\n"),
         "{stdout}"
     );
+}
+
+/// A value out of range is a usage error like an unknown option: one line,
+/// status 2.
+#[test]
+fn a_count_of_zero_is_one_error_line_and_status_2() {
+    contract::usage_error_is_one_line_with_status_2(CLIENT, &["--count", "0"]);
 }
 
 labkit::every_lab_tests! {

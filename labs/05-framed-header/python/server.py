@@ -19,6 +19,8 @@ MAX_HEADER_SIZE = 64 * 1024
 MAX_REQUEST_BODY = 1024 * 1024
 MAX_NUMBERS = 32 * 1024 * 1024
 IDLE_TIMEOUT = 30
+REQUEST_TIMEOUT = 10
+MIN_RATE = 16 * 1024
 HELLO = b"hello from the lab 05 server"
 CATALOGUE = "hello, empty, time, numbers (with a count of bytes), echo (sends your body back)"
 
@@ -31,17 +33,58 @@ class CleanEnd(Exception):
     """The client closed between two frames."""
 
 
-def recv_exactly(sock, size, part):
-    """Reads exactly `size` bytes; an early end is a BadFrame naming the part."""
+class Clock:
+    """The Protocol's slow requests: a deadline for a whole part of a request.
+
+    It starts at the first byte that arrives (`start`); with a `min_rate`,
+    each `min_rate` bytes received buy one more second.
+    """
+
+    def __init__(self, within, min_rate=None, started=None):
+        self.within = within
+        self.min_rate = min_rate
+        self.started = started
+        self.received = 0
+
+    def left(self):
+        """Seconds left, or None before the first byte."""
+        if self.started is None:
+            return None
+        allowed = self.within + (self.received / self.min_rate if self.min_rate else 0)
+        return allowed - (time.monotonic() - self.started)
+
+    def too_slow(self):
+        if self.min_rate:
+            return BadFrame(f"the frame came too slowly: it came slower than {self.min_rate} "
+                            f"bytes/s once its first {self.within} s were over "
+                            f"({self.received} bytes came)")
+        return BadFrame(f"the frame came too slowly: it did not arrive whole within "
+                        f"{self.within} s ({self.received} bytes came)")
+
+
+def recv_exactly(sock, size, part, clock):
+    """Reads exactly `size` bytes on `clock`; an early end is a BadFrame naming the part."""
     pieces = []
     missing = size
     while missing > 0:
-        piece = sock.recv(min(missing, 65536))
+        left = clock.left()
+        if left is not None and left <= 0:
+            raise clock.too_slow()
+        sock.settimeout(IDLE_TIMEOUT if left is None else min(IDLE_TIMEOUT, left))
+        try:
+            piece = sock.recv(min(missing, 65536))
+        except socket.timeout:
+            if left is not None and left <= IDLE_TIMEOUT:
+                raise clock.too_slow() from None
+            raise
         if not piece:
             if part == "length prefix" and missing == size:
                 raise CleanEnd()
             raise BadFrame(f"the connection ended in the middle of a frame: the {part} "
                            f"should have {size} bytes but only {size - missing} arrived")
+        if clock.started is None:
+            clock.started = time.monotonic()
+        clock.received += len(piece)
         pieces.append(piece)
         missing -= len(piece)
     return b"".join(pieces)
@@ -49,11 +92,13 @@ def recv_exactly(sock, size, part):
 
 def recv_request(sock):
     """Reads one request frame and returns (header, body)."""
-    (header_size,) = struct.unpack("!I", recv_exactly(sock, 4, "length prefix"))
+    # The prefix and header: within REQUEST_TIMEOUT of the frame's first byte.
+    clock = Clock(REQUEST_TIMEOUT)
+    (header_size,) = struct.unpack("!I", recv_exactly(sock, 4, "length prefix", clock))
     if not 1 <= header_size <= MAX_HEADER_SIZE:
         raise BadFrame(f"a header of {header_size} bytes is not allowed (1 to {MAX_HEADER_SIZE})")
     try:
-        header = json.loads(recv_exactly(sock, header_size, "header").decode("utf-8"))
+        header = json.loads(recv_exactly(sock, header_size, "header", clock).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise BadFrame(f"the frame's header is not valid: {err}") from None
     if not isinstance(header, dict) or not isinstance(header.get("report"), str):
@@ -64,7 +109,9 @@ def recv_request(sock):
     if body_size > MAX_REQUEST_BODY:
         raise BadFrame(f"the frame announces a body of {body_size} bytes, more than the "
                        f"{MAX_REQUEST_BODY} bytes accepted")
-    return header, recv_exactly(sock, body_size, "body")
+    # The body: REQUEST_TIMEOUT of grace from the header's end, then MIN_RATE.
+    body_clock = Clock(REQUEST_TIMEOUT, MIN_RATE, started=time.monotonic())
+    return header, recv_exactly(sock, body_size, "body", body_clock)
 
 
 def send_reply(sock, body=b"", error=None):
@@ -118,12 +165,14 @@ class Conversation(socketserver.BaseRequestHandler):
 
     def handle(self):
         sock = self.request
-        sock.settimeout(IDLE_TIMEOUT)
         who = "%s:%s" % self.client_address[:2]
         answered = 0
         try:
             while True:
                 header, body = recv_request(sock)
+                # Replies are written with the idle timeout, whatever a
+                # request's clock had left.
+                sock.settimeout(IDLE_TIMEOUT)
                 try:
                     send_reply(sock, produce(header, body))
                 except ValueError as refusal:
@@ -134,6 +183,7 @@ class Conversation(socketserver.BaseRequestHandler):
         except BadFrame as bad:
             log(f"{who}: bad frame: {bad}; sending an error reply and closing")
             try:
+                sock.settimeout(IDLE_TIMEOUT)
                 send_reply(sock, error=str(bad))
                 sock.shutdown(socket.SHUT_WR)
             except OSError:

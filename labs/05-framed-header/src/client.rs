@@ -4,6 +4,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use shared::Failure;
+use shared::pace::{DEFAULT_MIN_RATE, Pace, Paced};
+use shared::text::printable;
 
 use crate::frame::{self, FrameError};
 use crate::protocol::{MAX_REPLY_BODY, Reply, Request, crc32, numbers};
@@ -59,15 +61,17 @@ impl Ask {
 }
 
 impl Conversation {
-    /// Starts a conversation on a connected stream; a reply that takes longer
-    /// than `reply_timeout` is an error rather than a hang.
+    /// Starts a conversation on a connected stream. A reply must arrive
+    /// within `reply_timeout`, or, if it is large, keep up the minimum rate
+    /// after that; otherwise it is an error rather than a hang.
     pub fn new(stream: TcpStream, reply_timeout: Duration) -> Result<Self, Failure> {
         let server = stream
             .peer_addr()
             .map_err(|err| Failure::io("find the server's address", &err))?;
+        // A server that reads nothing must not hold our writes forever either.
         stream
-            .set_read_timeout(Some(reply_timeout))
-            .map_err(|err| Failure::io("set a read timeout", &err))?;
+            .set_write_timeout(Some(reply_timeout))
+            .map_err(|err| Failure::io("set a write timeout", &err))?;
         Ok(Conversation {
             stream,
             server,
@@ -81,8 +85,12 @@ impl Conversation {
         // ANCHOR: ask
         frame::write_frame(&mut self.stream, &ask.request, &ask.body)
             .map_err(|err| Failure::new(format!("could not send to {server}: {err}")))?;
-        let reply = frame::read_frame::<Reply>(&mut self.stream, MAX_REPLY_BODY)
-            .map_err(|err| self.read_failure(&err))?;
+        // The whole reply has --timeout, and a large one as long again as it
+        // needs at the minimum rate: slow is fine, a trickle is not.
+        let pace = Pace::min_rate_after(self.reply_timeout, DEFAULT_MIN_RATE);
+        let reply =
+            frame::read_frame::<Reply>(&mut Paced::from_now(&self.stream, pace), MAX_REPLY_BODY)
+                .map_err(|err| self.read_failure(&err))?;
         // ANCHOR_END: ask
         reply.ok_or_else(|| {
             Failure::new(format!(
@@ -99,17 +107,10 @@ impl Conversation {
             self.server
         ));
         match err {
-            FrameError::Io(io)
-                if matches!(
-                    io.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                failure.hint(format!(
-                    "no reply within {} s (try --timeout for longer)",
-                    self.reply_timeout.as_secs_f64()
-                ))
-            }
+            FrameError::TooSlow(_) => failure.hint(format!(
+                "the server may be busy; --timeout gives a reply longer than {} s",
+                self.reply_timeout.as_secs_f64()
+            )),
             FrameError::Io(_) | FrameError::Truncated { .. } => {
                 failure.hint("look at the server's log for the reason")
             }
@@ -128,7 +129,11 @@ impl Conversation {
 pub fn check(ask: &Ask, reply: &Reply, body: &[u8]) -> Result<String, Failure> {
     let typed = &ask.typed;
     if let Some(reason) = &reply.error {
-        return Ok(format!("{typed}: refused by the server: {reason}"));
+        // The server wrote the reason: shown, never obeyed (see shared::text).
+        return Ok(format!(
+            "{typed}: refused by the server: {}",
+            printable(reason)
+        ));
     }
     let damaged = |what: String| {
         Failure::new(format!("the reply to '{typed}' is damaged: {what}"))

@@ -26,6 +26,7 @@ use std::io::{self, Read, Write};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::failure::describe;
+use shared::pace::{TooSlow, too_slow};
 
 /// The largest header we accept or send: 64 KiB.
 ///
@@ -66,6 +67,9 @@ pub enum FrameError {
     /// The header is not a JSON object with the fields we expect (the text is
     /// serde's explanation, with line and column).
     BadHeader(String),
+    /// The frame came, but too slowly: the reader's deadline for it (see
+    /// `shared::pace`) passed before its last byte.
+    TooSlow(TooSlow),
     /// The header announced a body larger than the caller's limit; nothing was
     /// allocated for it.
     BodyTooLarge {
@@ -95,6 +99,7 @@ impl fmt::Display for FrameError {
                  {MAX_HEADER_SIZE} bytes allowed (is the peer speaking this protocol?)"
             ),
             FrameError::BadHeader(reason) => write!(f, "the frame's header is not valid: {reason}"),
+            FrameError::TooSlow(slow) => write!(f, "the frame came too slowly: {slow}"),
             FrameError::BodyTooLarge { size, limit } => write!(
                 f,
                 "the frame announces a body of {size} bytes, more than the {limit} bytes accepted"
@@ -114,7 +119,11 @@ impl std::error::Error for FrameError {
 
 impl From<io::Error> for FrameError {
     fn from(err: io::Error) -> Self {
-        FrameError::Io(err)
+        // A deadline that passed is the peer's pace, not a failed connection.
+        match too_slow(&err) {
+            Some(slow) => FrameError::TooSlow(slow.clone()),
+            None => FrameError::Io(err),
+        }
     }
 }
 

@@ -14,13 +14,17 @@
 //! - [`reports`]: the server's fixed list of reports: a client names one,
 //!   and nothing it sends is ever executed.
 //! - [`server`]: lab 02's connection and communication loops, one frame in,
-//!   one frame out; a bad frame ends only its own client's conversation.
-//! - [`client`]: ask for reports on one connection and check every reply.
+//!   one frame out; a bad frame ends only its own client's conversation, a
+//!   request must arrive whole in time, and a large reply is streamed.
+//! - [`client`]: ask for reports on one connection and check every reply,
+//!   each within a deadline for the whole reply.
 //! - [`pitfalls`]: two mistakes of the classic tutorials, measured: a length
 //!   in the machine's byte order, and a reply gathered with `+=`.
 //!
 //! Simplified for teaching: a body is read into memory whole (under a limit
 //! the caller chooses); lab 06 streams big bodies in bounded pieces instead.
+//! (The server's `numbers` replies are the exception: they are generated as
+//! they are sent, since the server chooses their size, not the client.)
 
 pub mod client;
 pub mod frame;

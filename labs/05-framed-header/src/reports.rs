@@ -7,9 +7,10 @@
 //! server looks it up in this list, and nothing received is ever executed or
 //! passed to a shell.
 
+use std::io::Read;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::protocol::{MAX_NUMBERS, Request, numbers};
+use crate::protocol::{MAX_NUMBERS, Numbers, Request};
 
 /// The short text of the `hello` report.
 pub const HELLO: &str = "hello from the lab 05 server";
@@ -18,12 +19,42 @@ pub const HELLO: &str = "hello from the lab 05 server";
 pub const CATALOGUE: &str =
     "hello, empty, time, numbers (with a count of bytes), echo (sends your body back)";
 
+/// A report's body: a few bytes in memory, or `numbers`, made as it is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Report {
+    /// A short body, whole.
+    Bytes(Vec<u8>),
+    /// The first `count` bytes of `0\n1\n2\n…`, generated as they are read,
+    /// so that a large reply is never whole in memory.
+    Numbers(u64),
+}
+
+impl Report {
+    /// How many bytes the body has.
+    pub fn size(&self) -> u64 {
+        match self {
+            Report::Bytes(bytes) => bytes.len() as u64,
+            Report::Numbers(count) => *count,
+        }
+    }
+
+    /// The body, from its first byte, as something to read from; it can be
+    /// read again from the start as often as needed (once for the checksum,
+    /// once to send).
+    pub fn body(&self) -> Box<dyn Read + '_> {
+        match self {
+            Report::Bytes(bytes) => Box::new(bytes.as_slice()),
+            Report::Numbers(count) => Box::new(Numbers::new(*count)),
+        }
+    }
+}
+
 // ANCHOR: produce
-/// The body of the report `request` asks for, or why there is none.
+/// The report `request` asks for, or why there is none.
 ///
 /// `body` is the request's own body, which only `echo` uses. A name not in
 /// the list is refused with the list, never run.
-pub fn produce(request: &Request, body: &[u8]) -> Result<Vec<u8>, String> {
+pub fn produce(request: &Request, body: &[u8]) -> Result<Report, String> {
     if request.report != "echo" && !body.is_empty() {
         return Err(format!(
             "the report '{}' takes no request body",
@@ -31,12 +62,12 @@ pub fn produce(request: &Request, body: &[u8]) -> Result<Vec<u8>, String> {
         ));
     }
     match request.report.as_str() {
-        "hello" => Ok(HELLO.as_bytes().to_vec()),
-        "empty" => Ok(Vec::new()),
-        "time" => Ok(seconds_since_1970().into_bytes()),
-        "echo" => Ok(body.to_vec()),
+        "hello" => Ok(Report::Bytes(HELLO.as_bytes().to_vec())),
+        "empty" => Ok(Report::Bytes(Vec::new())),
+        "time" => Ok(Report::Bytes(seconds_since_1970().into_bytes())),
+        "echo" => Ok(Report::Bytes(body.to_vec())),
         "numbers" => match request.count {
-            Some(count) if count <= MAX_NUMBERS => Ok(numbers(count)),
+            Some(count) if count <= MAX_NUMBERS => Ok(Report::Numbers(count)),
             Some(count) => Err(format!(
                 "numbers {count} is too many: the most is {MAX_NUMBERS}"
             )),
@@ -68,7 +99,12 @@ mod tests {
             count,
             body_size: body.len() as u64,
         };
-        produce(&request, body)
+        let mut bytes = Vec::new();
+        produce(&request, body)?
+            .body()
+            .read_to_end(&mut bytes)
+            .expect("a report's body is in memory or generated");
+        Ok(bytes)
     }
 
     #[test]

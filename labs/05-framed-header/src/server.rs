@@ -1,14 +1,16 @@
 //! The server side: lab 02's loops, now with one frame per request and reply.
 
-use std::io::{self, Read};
+use std::io::{self, BufWriter, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
+use shared::cli::Deadlines;
 use shared::failure::{describe, is_timeout};
+use shared::pace::Paced;
 
 use crate::frame::{self, FrameError};
-use crate::protocol::{MAX_REQUEST_BODY, Reply, Request};
-use crate::reports;
+use crate::protocol::{self, MAX_REQUEST_BODY, Reply, Request, STREAM_PIECE};
+use crate::reports::{self, Report};
 
 /// How the server treats its clients.
 #[derive(Debug, Clone)]
@@ -17,6 +19,9 @@ pub struct Settings {
     /// reads nothing of a reply) is disconnected, so a peer that went silent
     /// cannot hold a thread forever.
     pub idle_timeout: Duration,
+    /// How long a request may take once its first byte has come, so that a
+    /// client sending a byte now and then cannot hold a thread either.
+    pub deadlines: Deadlines,
     /// How many clients are served at once; more wait to be accepted.
     pub max_clients: usize,
     /// Log each request (off for benchmarks: a log line per request costs a
@@ -54,9 +59,10 @@ pub fn serve_client(mut connection: TcpStream, client: SocketAddr, settings: &Se
         Err(FrameError::Io(err)) => {
             eprintln!("{client}: {}; closing the connection", describe(&err));
         }
-        // Everything else is a frame we could not accept. After it we no
-        // longer know where the next frame starts, so the conversation is
-        // over; but the peer deserves to know why, so we try to tell it.
+        // Everything else is a frame we could not accept, or one that came
+        // too slowly. After it we no longer know where the next frame
+        // starts, so the conversation is over; but the peer deserves to know
+        // why, so we try to tell it.
         Err(bad_frame) => {
             let told =
                 frame::write_frame(&mut connection, &Reply::error(bad_frame.to_string()), b"");
@@ -111,26 +117,28 @@ fn communicate(
     client: SocketAddr,
     settings: &Settings,
 ) -> Result<u64, FrameError> {
-    // Without these, `read` and `write` could wait forever on a silent peer.
-    connection.set_read_timeout(Some(settings.idle_timeout))?;
+    // Without this, a `write` could wait forever on a peer that reads nothing.
+    // Reads get their timeouts from `Paced`, below.
     connection.set_write_timeout(Some(settings.idle_timeout))?;
     let mut answered = 0;
     // ANCHOR: communication_loop
     loop {
         // Exactly one frame, however the bytes arrive; `None` is the client
         // closing cleanly between frames, the normal end.
-        let Some((request, body)) = frame::read_frame::<Request>(connection, MAX_REQUEST_BODY)?
-        else {
+        let Some((request, body)) = read_request(connection, settings)? else {
             return Ok(answered);
         };
         // A request we understood but cannot satisfy (an unknown name, a
         // count too big) is not a broken frame: we answer with an error
         // reply and the conversation goes on.
-        let (reply, report) = match reports::produce(&request, &body) {
-            Ok(report) => (Reply::ok(&report), report),
-            Err(reason) => (Reply::error(reason), Vec::new()),
+        let reply = match reports::produce(&request, &body) {
+            Ok(report) => send_report(connection, &report)?,
+            Err(reason) => {
+                let reply = Reply::error(reason);
+                frame::write_frame(connection, &reply, b"")?;
+                reply
+            }
         };
-        frame::write_frame(connection, &reply, &report)?;
         if settings.log_requests {
             eprintln!("{client}: {}", describe_exchange(&request, &reply));
         }
@@ -138,6 +146,45 @@ fn communicate(
     }
     // ANCHOR_END: communication_loop
 }
+
+// ANCHOR: read_request
+/// Reads one request frame, on the clock: waiting for its first byte may
+/// take up to the idle timeout, but once it has come, the prefix and the
+/// header must arrive within the request timeout, and the body at the
+/// minimum rate after that.
+fn read_request(
+    connection: &TcpStream,
+    settings: &Settings,
+) -> Result<Option<(Request, Vec<u8>)>, FrameError> {
+    let deadlines = &settings.deadlines;
+    let mut header = Paced::from_first_byte(connection, deadlines.header(), settings.idle_timeout);
+    let Some(request) = frame::read_header::<Request>(&mut header)? else {
+        return Ok(None);
+    };
+    let mut body = Paced::from_now(connection, deadlines.body()).with_idle(settings.idle_timeout);
+    let body = frame::read_body(&mut body, request.body_size, MAX_REQUEST_BODY)?;
+    Ok(Some((request, body)))
+}
+// ANCHOR_END: read_request
+
+// ANCHOR: send_report
+/// Sends a report as one reply frame, streaming its body in pieces of
+/// [`STREAM_PIECE`] bytes, and returns the reply header it sent.
+///
+/// The header comes first and holds the body's CRC-32, so the checksum is
+/// computed in a first pass over the body (generated, never stored), and the
+/// body is generated again as it is sent. A 32 MiB reply then costs the
+/// server one piece of memory, not 32 MiB per client.
+fn send_report(connection: &TcpStream, report: &Report) -> Result<Reply, FrameError> {
+    let reply = Reply::streamed(report.size(), protocol::crc32_of(report.body())?);
+    // Buffered, so a short reply's header and body leave in one write.
+    let mut output = BufWriter::with_capacity(STREAM_PIECE, connection);
+    frame::write_header(&mut output, &reply)?;
+    io::copy(&mut report.body(), &mut output)?;
+    output.flush()?;
+    Ok(reply)
+}
+// ANCHOR_END: send_report
 
 /// One log line for one request and its reply.
 fn describe_exchange(request: &Request, reply: &Reply) -> String {

@@ -9,6 +9,8 @@ use std::time::Duration;
 use lab05_framed_header::frame::{self, FrameError};
 use shared::Failure;
 use shared::failure::{describe, is_timeout};
+use shared::pace::{DEFAULT_MIN_RATE, Pace, Paced};
+use shared::text::printable;
 
 use crate::Endpoint;
 use crate::folder::{Entry, Folder};
@@ -105,6 +107,9 @@ pub struct Client {
 struct Connection {
     stream: TcpStream,
     server: SocketAddr,
+    /// The client's --timeout: for a whole reply header, and as the grace
+    /// period of a body.
+    timeout: Duration,
 }
 
 /// Why a command failed, and whether the connection survived it.
@@ -234,12 +239,32 @@ impl Connection {
         let server = stream
             .peer_addr()
             .map_err(|err| Failure::io("find the server's address", &err))?;
+        // Writes wait at most this long for room; reads get their time from
+        // `Connection::paced`.
         stream
-            .set_read_timeout(Some(timeout))
-            .and_then(|()| stream.set_write_timeout(Some(timeout)))
-            .map_err(|err| Failure::io("set timeouts", &err))?;
-        Ok(Connection { stream, server })
+            .set_write_timeout(Some(timeout))
+            .map_err(|err| Failure::io("set a write timeout", &err))?;
+        Ok(Connection {
+            stream,
+            server,
+            timeout,
+        })
     }
+
+    // ANCHOR: client_pace
+    /// The connection's reading side on the clock: a reply header must come
+    /// whole within --timeout; a body (a listing, a file) gets --timeout as
+    /// grace and must then keep up the minimum rate. A big file on a slow
+    /// but honest link arrives; a trickle is cut.
+    fn paced(&self, pace: Pace) -> Paced<&TcpStream> {
+        Paced::from_now(&self.stream, pace).with_idle(self.timeout)
+    }
+
+    /// The pace of a body: see [`Connection::paced`].
+    fn body_pace(&self) -> Pace {
+        Pace::min_rate_after(self.timeout, DEFAULT_MIN_RATE)
+    }
+    // ANCHOR_END: client_pace
 
     /// Whether the server closed this connection while we were idle (it
     /// closes sessions that stay idle too long, and it may have restarted).
@@ -265,7 +290,7 @@ impl Connection {
 
     /// Reads a reply header, turning an error reply into a failure.
     fn reply(&mut self, doing: &str) -> Result<Reply, Trouble> {
-        let reply = frame::read_header::<Reply>(&mut self.stream)
+        let reply = frame::read_header::<Reply>(&mut self.paced(Pace::within(self.timeout)))
             .map_err(|err| self.broken(doing, &err))?
             .ok_or_else(|| {
                 Trouble::Broken(
@@ -277,12 +302,13 @@ impl Connection {
                 )
             })?;
         if reply.status == Status::Error {
+            // The server wrote these words: shown, never obeyed (shared::text).
             let error = reply
                 .error
-                .unwrap_or_else(|| "the server refused".to_string());
+                .map_or_else(|| "the server refused".to_string(), |text| printable(&text));
             let failure = Failure::new(error);
             return Err(Trouble::InStep(match reply.hint {
-                Some(hint) => failure.hint(hint),
+                Some(hint) => failure.hint(printable(&hint)),
                 None => failure,
             }));
         }
@@ -313,6 +339,8 @@ impl Connection {
         Trouble::Broken(match err {
             FrameError::Io(io) if is_timeout(io) => failure
                 .hint("the server stopped answering; try again, or give it longer with --timeout"),
+            FrameError::TooSlow(_) => failure
+                .hint("the server is busy or slow; try again, or give it longer with --timeout"),
             FrameError::Io(_) | FrameError::Truncated { .. } => {
                 failure.hint("is the server still running? its log says what happened")
             }
@@ -323,7 +351,8 @@ impl Connection {
     fn dir(&mut self) -> Result<Vec<Entry>, Trouble> {
         self.send(&Request::plain("dir"))?;
         let reply = self.reply("read the listing from")?;
-        let body = frame::read_body(&mut self.stream, reply.body_size, MAX_LISTING_SIZE)
+        let mut input = self.paced(self.body_pace());
+        let body = frame::read_body(&mut input, reply.body_size, MAX_LISTING_SIZE)
             .map_err(|err| self.broken("read the listing from", &err))?;
         serde_json::from_slice(&body).map_err(|err| {
             Trouble::InStep(
@@ -359,9 +388,9 @@ impl Connection {
             })?;
         let size = reply.body_size;
         let mut progress = client.progress(name, size);
-        let received = protocol::receive_file(&mut self.stream, size, partial, &mut |n| {
-            progress.advance(n)
-        });
+        let mut input = self.paced(self.body_pace());
+        let received =
+            protocol::receive_file(&mut input, size, partial, &mut |n| progress.advance(n));
         progress.finish();
         let received = received.map_err(|err| {
             self.broken_and(&format!("get {name:?} from"), &err, "; nothing was kept")
@@ -452,17 +481,22 @@ impl Connection {
     }
 }
 
+// ANCHOR: listing
 /// The `dir` listing, one file a line: size in bytes, then name.
+///
+/// The names come from the server: one with a newline in it must not make
+/// two lines of the listing, nor one with escape codes drive the terminal.
 fn listing(entries: &[Entry]) -> String {
     if entries.is_empty() {
         return "(the server shares no files)".to_string();
     }
     entries
         .iter()
-        .map(|entry| format!("{:>12}  {}", entry.size, entry.name))
+        .map(|entry| format!("{:>12}  {}", entry.size, printable(&entry.name)))
         .collect::<Vec<_>>()
         .join("\n")
 }
+// ANCHOR_END: listing
 
 #[cfg(test)]
 mod tests {

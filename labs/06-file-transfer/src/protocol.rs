@@ -310,7 +310,7 @@ pub fn receive_file(
             }
             Ok(n) => n,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => return Err(FrameError::Io(err)),
+            Err(err) => return Err(err.into()),
         };
         received += n as u64;
         progress(n as u64);

@@ -6,12 +6,14 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use lab05_framed_header::frame::{self, FrameError};
+use shared::cli::Deadlines;
 use shared::failure::{describe, is_timeout};
+use shared::pace::Paced;
 
 use crate::folder::Folder;
 use crate::partial::PartialFile;
 use crate::protocol::{self, Content, Received, Reply, Request, SMALL_WRITES_BUFFER};
-use crate::size::format_size;
+use crate::size::format_sizes_apart;
 
 /// How the server treats its clients.
 #[derive(Debug, Clone)]
@@ -25,6 +27,10 @@ pub struct Settings {
     /// commands or in the middle of a file, reads nothing of a reply) is
     /// disconnected, so a peer that went silent cannot hold a thread forever.
     pub idle_timeout: Duration,
+    /// How long a request may take once its first byte has come, and how
+    /// slowly a file may arrive, so that a client sending a byte now and
+    /// then cannot hold a thread either.
+    pub deadlines: Deadlines,
     /// How many clients are served at once; more wait to be accepted.
     pub max_clients: usize,
     /// Log each command (off for benchmarks).
@@ -76,14 +82,18 @@ pub fn serve_client(connection: TcpStream, client: SocketAddr, settings: &Settin
             eprintln!("{client}: {}; closing the connection", describe(&err));
         }
         Err(cut @ FrameError::Truncated { .. }) => eprintln!("{client}: {cut}"),
-        // A frame we could not accept. After it we no longer know where the
-        // next frame starts, so the session is over; but the peer deserves
-        // to know why, so we try to tell it.
+        // A frame we could not accept, or one that came too slowly. After it
+        // we no longer know where the next frame starts, so the session is
+        // over; but the peer deserves to know why, so we try to tell it.
         Err(bad_frame) => {
-            let reply = Reply::error(
-                bad_frame.to_string(),
-                "the server speaks lab 06's protocol; see the chapter's Protocol section",
-            );
+            let hint = match bad_frame {
+                FrameError::TooSlow(_) => {
+                    "a request must arrive whole within the server's --request-timeout, \
+                     and a file at its --min-rate or faster"
+                }
+                _ => "the server speaks lab 06's protocol; see the chapter's Protocol section",
+            };
+            let reply = Reply::error(bad_frame.to_string(), hint);
             let told = frame::write_frame(&mut &connection, &reply, b"");
             let outcome = match told {
                 Ok(()) => "sent an error reply",
@@ -134,19 +144,18 @@ fn session(
     client: SocketAddr,
     settings: &Settings,
 ) -> Result<Ending, FrameError> {
-    // Without these, `read` and `write` could wait forever on a silent peer.
-    connection.set_read_timeout(Some(settings.idle_timeout))?;
+    // Without this, a `write` could wait forever on a peer that reads
+    // nothing. Reads get their timeouts from `Paced` (see `next_header`).
     connection.set_write_timeout(Some(settings.idle_timeout))?;
     // Reading and writing go through two handles on the same socket. The
     // writer is buffered so that a small reply (header, body, trailer) leaves
     // in one segment; it is flushed after every command, before we wait for
     // the next one.
-    let mut input = connection;
     let mut output = BufWriter::with_capacity(SMALL_WRITES_BUFFER, connection);
     let mut commands = 0;
     // ANCHOR: communication_loop
     loop {
-        let Some(request) = frame::read_header::<Request>(&mut input)? else {
+        let Some(request) = next_header::<Request>(connection, settings)? else {
             return Ok(Ending::Left(commands));
         };
         if request.body_size != 0 {
@@ -158,7 +167,7 @@ fn session(
         let done = match request.command.as_str() {
             "dir" => dir(&mut output, settings)?,
             "get" => get(&mut output, &request, settings)?,
-            "put" => put(&mut input, &mut output, &request, settings)?,
+            "put" => put(connection, &mut output, &request, settings)?,
             "close" => {
                 frame::write_frame(&mut output, &Reply::ok(0), b"")?;
                 output.flush()?;
@@ -181,6 +190,23 @@ fn session(
     }
     // ANCHOR_END: communication_loop
 }
+
+// ANCHOR: next_header
+/// Reads the next frame's header, on the clock: waiting for its first byte
+/// may take up to the idle timeout, but once it has come, the prefix and the
+/// header must arrive whole within the request timeout.
+fn next_header<H: frame::Header>(
+    connection: &TcpStream,
+    settings: &Settings,
+) -> Result<Option<H>, FrameError> {
+    let mut input = Paced::from_first_byte(
+        connection,
+        settings.deadlines.header(),
+        settings.idle_timeout,
+    );
+    frame::read_header::<H>(&mut input)
+}
+// ANCHOR_END: next_header
 
 /// Sends an error reply; the session goes on. Returns the line to log.
 fn refuse(
@@ -245,7 +271,7 @@ fn get(
 
 /// `put NAME`: check, say `ready`, receive the file, verify it, store it.
 fn put(
-    input: &mut impl Read,
+    connection: &TcpStream,
     output: &mut impl Write,
     request: &Request,
     settings: &Settings,
@@ -262,14 +288,11 @@ fn put(
     // Everything that can be refused is refused BEFORE the client sends a
     // single byte of the file: that is what the `ready` step is for.
     if size > settings.max_size {
+        let (size, max_size) = format_sizes_apart(size, settings.max_size);
         return refuse(
             output,
             "put",
-            format!(
-                "{name:?} has {}, more than the {} this server accepts",
-                format_size(size),
-                format_size(settings.max_size)
-            ),
+            format!("{name:?} has {size}, more than the {max_size} this server accepts"),
             "the server's owner can raise --max-size",
         );
     }
@@ -292,7 +315,7 @@ fn put(
     output.flush()?;
     // ANCHOR_END: put_checks
     // ANCHOR: put_receive
-    let content = frame::read_header::<Content>(input)?.ok_or(FrameError::Truncated {
+    let content = next_header::<Content>(connection, settings)?.ok_or(FrameError::Truncated {
         part: "file frame",
         expected: 1,
         received: 0,
@@ -303,7 +326,11 @@ fn put(
             content.body_size
         )));
     }
-    let line = match protocol::receive_file(input, size, partial, &mut |_| {})? {
+    // However big the file, it must keep up the minimum rate once its grace
+    // period is over: a trickle is cut, and its temporary deleted.
+    let mut body =
+        Paced::from_now(connection, settings.deadlines.body()).with_idle(settings.idle_timeout);
+    let line = match protocol::receive_file(&mut body, size, partial, &mut |_| {})? {
         Received::Stored(sha256) => {
             frame::write_frame(output, &Reply::stored(sha256.clone()), b"")?;
             format!(

@@ -60,6 +60,21 @@ pub fn format_size(bytes: u64) -> String {
     format!("{value:.1} {}", NAMES[unit])
 }
 
+/// `size` and `limit` in words that differ whenever the numbers do, for a
+/// message that compares them.
+///
+/// Rounded to one decimal, 4 GiB and one byte more are both "4.0 GiB", and
+/// "4.0 GiB, more than the 4.0 GiB this server accepts" reads as nonsense;
+/// when rounding hides the difference, the exact numbers of bytes are shown.
+pub fn format_sizes_apart(size: u64, limit: u64) -> (String, String) {
+    let (size_text, limit_text) = (format_size(size), format_size(limit));
+    if size_text != limit_text || size == limit {
+        (size_text, limit_text)
+    } else {
+        (format!("{size} bytes"), format!("{limit} bytes"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +104,20 @@ mod tests {
         assert_eq!(format_size(1536), "1.5 KiB");
         assert_eq!(format_size(1 << 30), "1.0 GiB");
         assert_eq!(format_size(5 * (1 << 20) + (1 << 19)), "5.5 MiB");
+    }
+
+    #[test]
+    fn two_sizes_that_round_alike_are_shown_in_bytes() {
+        assert_eq!(
+            format_sizes_apart((4 << 30) + 1, 4 << 30),
+            (
+                "4294967297 bytes".to_string(),
+                "4294967296 bytes".to_string()
+            )
+        );
+        assert_eq!(
+            format_sizes_apart(5 << 30, 4 << 30),
+            ("5.0 GiB".to_string(), "4.0 GiB".to_string())
+        );
     }
 }

@@ -17,6 +17,7 @@ use lab05_framed_header::frame::{self, Header};
 use lab06_file_transfer::checksum::Checksum;
 use lab06_file_transfer::partial::{is_temporary, temporary_name};
 use lab06_file_transfer::protocol::{Content, Reply, Request, Status, Trailer};
+use labkit::peer::{self, FakeServer};
 use labkit::{Server, client, contract, reset};
 use tempfile::TempDir;
 
@@ -928,6 +929,195 @@ fn the_benchmark_runs_on_a_small_file_and_cleans_up() {
         assert!(stdout.contains(row), "{row:?} missing from:\n{stdout}");
     }
     assert_eq!(names_in(work.path()), Vec::<String>::new());
+}
+
+/// A request header sent a byte every 100 ms is cut at --request-timeout:
+/// one error reply, then the server closes; it goes on serving others.
+#[test]
+fn a_dribbled_request_is_cut_at_the_request_timeout() {
+    let root = tempfile::tempdir().unwrap();
+    let server = start(root.path(), &["--request-timeout", "1"]);
+    let mut wire = Vec::new();
+    frame::write_header(&mut wire, &Request::get(&"x".repeat(100))).unwrap();
+    let mut raw = Raw::connect(&server);
+    let mut writer = raw.stream.try_clone().unwrap();
+    let dribbler = std::thread::spawn(move || {
+        peer::dribble(
+            &mut writer,
+            &wire,
+            Duration::from_millis(100),
+            Duration::ZERO,
+        );
+    });
+    let started = Instant::now();
+    let reply = raw.reply();
+    // The whole header takes 14 s at this pace; 8 s leaves room for a busy machine.
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(reply.status, Status::Error);
+    let error = reply.error.unwrap();
+    assert!(
+        error.contains("too slowly: it did not arrive whole within 1 s"),
+        "{error}"
+    );
+    let _ = raw.stream.shutdown(std::net::Shutdown::Both);
+    let _ = dribbler.join();
+    assert_eq!(Raw::connect(&server).dir(), "[]");
+}
+
+/// An upload at 1 KB/s, far below the minimum rate of 16 KiB/s, is cut once
+/// its 10 s of grace are over (with the defaults), with an error reply; no
+/// file and no temporary are left, and the old file is intact.
+#[test]
+fn an_upload_at_1_kb_per_second_is_cut_within_30_s_and_leaves_nothing() {
+    let root = folder_with(&[("data.bin", b"the old data")]);
+    let server = start(root.path(), &[]);
+    let mut raw = Raw::connect(&server);
+    raw.start_put("data.bin", 1 << 20);
+    frame::write_header(&mut raw.stream, &Content { body_size: 1 << 20 }).unwrap();
+    let mut writer = raw.stream.try_clone().unwrap();
+    let trickle = std::thread::spawn(move || {
+        while writer.write_all(&[1; 100]).is_ok() {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let started = Instant::now();
+    raw.stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let reply = raw.reply();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(30), "cut after {took:?}");
+    assert_eq!(reply.status, Status::Error);
+    let error = reply.error.unwrap();
+    assert!(
+        error.contains("slower than 16384 bytes/s once its first 10 s"),
+        "{error}"
+    );
+    let _ = raw.stream.shutdown(std::net::Shutdown::Both);
+    let _ = trickle.join();
+    wait_until("the server closed the session", || {
+        server.stderr().join("\n").contains("came too slowly")
+    });
+    assert_eq!(names_in(root.path()), ["data.bin"]);
+    assert_eq!(
+        fs::read(root.path().join("data.bin")).unwrap(),
+        b"the old data"
+    );
+}
+
+/// A server (the test) that sends a file a trickle at a time is cut off by
+/// the client after --timeout, and nothing is kept.
+#[test]
+fn the_client_cuts_a_download_that_trickles_in_and_keeps_nothing() {
+    let server = FakeServer::start(|mut connection| {
+        let _ = frame::read_header::<Request>(&mut connection);
+        let _ = frame::write_header(&mut connection, &Reply::ok(1 << 20));
+        peer::dribble(
+            &mut connection,
+            &[0; 100],
+            Duration::from_millis(100),
+            Duration::from_secs(30),
+        );
+    });
+    let here = tempfile::tempdir().unwrap();
+    // The trickle would hold it 40 s.
+    let stderr = peer::assert_gives_up_within(
+        server
+            .client(CLIENT)
+            .args(["--quiet", "--timeout", "1", "--dir"])
+            .arg(here.path())
+            .args(["get", "slow.bin"]),
+        Duration::from_secs(10),
+    );
+    assert!(stderr.contains("came too slowly"), "{stderr}");
+    assert!(stderr.contains("nothing was kept"), "{stderr}");
+    assert!(names_in(here.path()).is_empty());
+}
+
+/// A download that takes longer than --timeout is not cut for being big:
+/// after the grace period, it only has to keep up the minimum rate.
+#[test]
+fn a_download_longer_than_the_timeout_but_fast_enough_arrives() {
+    let file: Vec<u8> = (0..=255u8).cycle().take(200 * 1024).collect();
+    let digest = sha256(&file);
+    let server = FakeServer::start(move |mut connection| {
+        let _ = frame::read_header::<Request>(&mut connection);
+        let _ = frame::write_header(&mut connection, &Reply::ok(file.len() as u64));
+        // 100 KiB/s: 2 s for the file, well above 16 KiB/s.
+        for piece in file.chunks(10 * 1024) {
+            if connection.write_all(piece).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let trailer = Trailer {
+            sha256: sha256(&file),
+            body_size: 0,
+        };
+        let _ = frame::write_frame(&mut connection, &trailer, b"");
+        // The client says goodbye.
+        if frame::read_header::<Request>(&mut connection).is_ok() {
+            let _ = frame::write_frame(&mut connection, &Reply::ok(0), b"");
+        }
+    });
+    let here = tempfile::tempdir().unwrap();
+    let output = server
+        .client(CLIENT)
+        .args(["--quiet", "--timeout", "1", "--dir"])
+        .arg(here.path())
+        .args(["get", "big.bin"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains(&digest));
+    assert_eq!(names_in(here.path()), ["big.bin"]);
+}
+
+/// Names in a listing and the words of an error reply come from the server:
+/// a forged line or a terminal escape in them is shown, on its own line.
+#[test]
+fn the_client_prints_forged_names_and_errors_each_on_one_line() {
+    let server = FakeServer::start(|mut connection| {
+        while let Ok(Some(request)) = frame::read_header::<Request>(&mut connection) {
+            let sent = match request.command.as_str() {
+                "dir" => {
+                    let listing = serde_json::to_vec(&serde_json::json!([
+                        {"name": peer::FORGED, "size": 1},
+                        {"name": "plain.txt", "size": 2},
+                    ]))
+                    .unwrap();
+                    frame::write_frame(&mut connection, &Reply::ok(listing.len() as u64), &listing)
+                }
+                "get" => frame::write_frame(
+                    &mut connection,
+                    &Reply::error(peer::FORGED, peer::FORGED),
+                    b"",
+                ),
+                _ => frame::write_frame(&mut connection, &Reply::ok(0), b""),
+            };
+            if sent.is_err() {
+                return;
+            }
+        }
+    });
+    let here = tempfile::tempdir().unwrap();
+    let output = server
+        .client(CLIENT)
+        .args(["--quiet", "--dir"])
+        .arg(here.path())
+        .write_stdin("dir\nget plain.txt\n")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    peer::assert_printed_safely(&stdout, 2);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    peer::assert_printed_safely(&stderr, 1);
+    contract::assert_one_error_line(&stderr);
 }
 
 labkit::every_lab_tests! {

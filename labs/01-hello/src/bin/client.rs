@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use lab01_hello::{Endpoint, client};
@@ -13,22 +14,32 @@ struct Args {
     #[command(flatten)]
     endpoint: Endpoint,
 
+    /// Seconds the whole reply may take, from sending the message to the
+    /// server's close
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = shared::cli::seconds)]
+    timeout: Duration,
+
     /// The text to send
     #[arg(default_value = "hello, server")]
     message: String,
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = shared::cli::parse();
     shared::run(|| {
         // ANCHOR: connect
         // socket + connect: the three-way handshake happens inside this call.
         let stream = shared::net::connect(&args.endpoint)?;
         // ANCHOR_END: connect
-        let reply = client::ask(stream, &args.message)?;
+        let reply = client::ask(stream, &args.message, args.timeout)?;
         // The reply is bytes; we show it as text, replacing any bytes that
-        // are not valid UTF-8 rather than failing on them.
-        writeln!(std::io::stdout(), "{}", String::from_utf8_lossy(&reply))?;
+        // are not valid UTF-8, and showing control characters as escapes:
+        // the server chose these bytes, and must not drive our terminal.
+        writeln!(
+            std::io::stdout(),
+            "{}",
+            shared::text::printable_bytes(&reply)
+        )?;
         Ok(())
     })
 }

@@ -14,7 +14,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = shared::cli::parse();
     shared::run(|| {
         // ANCHOR: listen
         // socket + bind + listen, in one call; see `shared::net::listen`.

@@ -17,7 +17,7 @@ struct Args {
     #[command(flatten)]
     endpoint: Endpoint,
 
-    /// Seconds to wait for each reply before giving up
+    /// Seconds each whole reply may take before giving up
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = shared::cli::seconds)]
     timeout: Duration,
 
@@ -26,7 +26,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = shared::cli::parse();
     shared::run(|| {
         let stream = shared::net::connect(&args.endpoint)?;
         let mut conversation = Conversation::new(stream, args.timeout)?;
@@ -60,6 +60,7 @@ fn send_and_print(conversation: &mut Conversation, message: &str) -> Result<(), 
     }
     // ANCHOR_END: skip_empty
     let reply = conversation.ask(message)?;
-    writeln!(io::stdout(), "{}", String::from_utf8_lossy(&reply))?;
+    // The server chose these bytes: show them, never let them drive the terminal.
+    writeln!(io::stdout(), "{}", shared::text::printable_bytes(&reply))?;
     Ok(())
 }

@@ -24,7 +24,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = shared::cli::parse();
     shared::run(|| {
         let settings = Settings {
             idle_timeout: args.serving.idle_timeout,

@@ -30,7 +30,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = shared::cli::parse();
     shared::run(|| {
         let mut exchange = Exchange::new(&args.endpoint, args.timeout, args.retries)?;
         if args.messages.is_empty() {
@@ -66,6 +66,7 @@ fn send_and_print(exchange: &mut Exchange, message: &str) -> Result<(), Failure>
             message.len()
         );
     }
-    writeln!(io::stdout(), "{}", String::from_utf8_lossy(&reply))?;
+    // The server chose these bytes: show them, never let them drive the terminal.
+    writeln!(io::stdout(), "{}", shared::text::printable_bytes(&reply))?;
     Ok(())
 }

@@ -25,7 +25,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = shared::cli::parse();
     shared::run(|| {
         // ANCHOR: bind
         // A UDP server binds and is ready: there is no `listen`, because

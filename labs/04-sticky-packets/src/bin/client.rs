@@ -47,7 +47,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = shared::cli::parse();
     shared::run(|| {
         let stream = shared::net::connect(&args.endpoint)?;
         let mut session = Session::new(stream, args.timeout, args.nodelay)?;

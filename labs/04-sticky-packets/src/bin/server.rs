@@ -43,7 +43,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = shared::cli::parse();
     shared::run(|| {
         let mut settings = Settings {
             idle_timeout: args.serving.idle_timeout,

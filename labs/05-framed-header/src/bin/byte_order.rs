@@ -14,7 +14,7 @@ use lab05_framed_header::pitfalls;
 struct Args {}
 
 fn main() -> ExitCode {
-    Args::parse();
+    shared::cli::parse::<Args>();
     shared::run(|| {
         let mut stdout = io::stdout().lock();
         for line in pitfalls::byte_order_lines() {

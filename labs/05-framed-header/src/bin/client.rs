@@ -28,7 +28,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = shared::cli::parse();
     shared::run(|| {
         // Check every request before connecting, so a typo costs no connection.
         let asks = args

@@ -19,7 +19,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = shared::cli::parse();
     shared::run(|| {
         let lines = pitfalls::concatenation_table(args.up_to).map_err(Failure::new)?;
         let mut stdout = io::stdout().lock();

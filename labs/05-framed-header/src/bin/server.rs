@@ -17,13 +17,17 @@ struct Args {
 
     #[command(flatten)]
     serving: shared::cli::Serving,
+
+    #[command(flatten)]
+    deadlines: shared::cli::Deadlines,
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = shared::cli::parse();
     shared::run(|| {
         let settings = Settings {
             idle_timeout: args.serving.idle_timeout,
+            deadlines: args.deadlines.clone(),
             max_clients: usize::from(args.serving.max_clients),
             log_requests: !args.serving.quiet,
         };

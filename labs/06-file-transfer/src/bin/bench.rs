@@ -41,7 +41,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = shared::cli::parse();
     shared::run(|| {
         if let Some([addr, file]) = args.naive_send.as_deref() {
             return bench::naive_sender(addr, file.as_ref());

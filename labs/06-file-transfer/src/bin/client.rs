@@ -45,7 +45,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = shared::cli::parse();
     let mut all_succeeded = true;
     let status = shared::run(|| {
         // Check the command before connecting, so a typo costs no connection.

@@ -23,6 +23,9 @@ struct Args {
     #[command(flatten)]
     serving: shared::cli::Serving,
 
+    #[command(flatten)]
+    deadlines: shared::cli::Deadlines,
+
     /// The folder to share (created if missing); nothing outside it is ever
     /// read or written
     #[arg(long, value_name = "DIR", default_value = "served")]
@@ -34,7 +37,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = shared::cli::parse();
     shared::run(|| {
         let root = args.root.display();
         let folder = Folder::create(&args.root).map_err(|err| {
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
             folder,
             max_size: args.max_size,
             idle_timeout: args.serving.idle_timeout,
+            deadlines: args.deadlines.clone(),
             max_clients: usize::from(args.serving.max_clients),
             log_commands: !args.serving.quiet,
         };
