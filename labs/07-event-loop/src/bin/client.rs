@@ -45,7 +45,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = shared::cli::parse();
     shared::run(|| match args.connections {
         Some(connections) => put_under_load(&args, connections as usize),
         None => converse(&args),

@@ -52,7 +52,7 @@ enum Engine {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = shared::cli::parse();
     shared::run(|| {
         let settings = Settings {
             idle_timeout: args.idle_timeout,
