@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use lab07_event_loop::lines::{MAX_LINE, TOO_LONG};
 use labkit::grade::lab07::flood;
+use labkit::peer::{self, FakeServer};
 use labkit::{Server, client, contract};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_lab07-server");
@@ -363,6 +364,44 @@ fn client_sends_each_argument_or_stdin_line_and_prints_each_reply() {
         log.contains("closed the connection after 3 line(s)"),
         "{log}"
     );
+}
+
+/// `--timeout` bounds the whole reply: a server that sends one byte at a
+/// time, each well within the timeout, cannot hold the client past it.
+#[test]
+fn a_reply_that_trickles_in_is_cut_at_the_timeout() {
+    // 21 bytes, 0.7 s apart: 14 s for the reply, each byte in time.
+    let server = FakeServer::start(peer::trickle(
+        b"A SLOW, SLOW ANSWER.\n",
+        Duration::from_millis(700),
+    ));
+    // Held by the trickle, it would wait 14 s; 8 s leaves room for a busy machine.
+    let stderr = peer::assert_gives_up_within(
+        server
+            .client(CLIENT)
+            .args(["--timeout", "1", "a slow, slow answer."]),
+        Duration::from_secs(8),
+    );
+    assert!(
+        stderr.contains("did not arrive whole within 1 s ("),
+        "{stderr}"
+    );
+}
+
+/// A reply that drives the terminal (a carriage return, escapes, a bell) is
+/// shown on one line, escapes visible.
+#[test]
+fn a_forged_reply_is_printed_on_one_line_without_escapes() {
+    let server = FakeServer::start(|mut connection| {
+        let mut line = [0u8; 6];
+        if connection.read_exact(&mut line).is_ok() {
+            let forged = format!("{}\n", peer::FORGED.replace('\n', " "));
+            let _ = connection.write_all(forged.as_bytes());
+        }
+    });
+    let output = server.client(CLIENT).arg("hello").output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    peer::assert_printed_safely(&String::from_utf8_lossy(&output.stdout), 1);
 }
 
 /// A load client against a server that is not there reports its failures

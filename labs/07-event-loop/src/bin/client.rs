@@ -63,7 +63,7 @@ fn converse(args: &Args) -> Result<(), Failure> {
     let mut conversation = Conversation::new(stream, args.timeout)?;
     let mut say = |message: &str| -> Result<(), Failure> {
         let reply = conversation.ask(message)?;
-        writeln!(io::stdout(), "{}", String::from_utf8_lossy(&reply))?;
+        writeln!(io::stdout(), "{}", shared::text::printable_bytes(&reply))?;
         Ok(())
     };
     if args.messages.is_empty() {
