@@ -1,0 +1,466 @@
+//! Grading a whole class: many submissions, each in a sandbox, into a gradebook.
+//!
+//! `just grade-class NN DIR` grades every subfolder of `DIR` as one student's
+//! submission; `just autograder NN ZIP` packs the same grading for Gradescope.
+//! Both grade one submission the same way ([`grade_submission`]):
+//!
+//! 1. copy the student's folder into a scratch folder, so the commands run
+//!    there and whatever the programs write stays there;
+//! 2. run `labkit grade-here` in that copy, inside a [`sandbox`] (when asked):
+//!    the grader itself and every program it starts, so the student's
+//!    programs and the grader share a private loopback;
+//! 3. read back the report it prints on stdout as one JSON [`Report`], or
+//!    make a report of zeros that says why there is none (a crate that does
+//!    not build, a grade that crashed or ran out of time).
+//!
+//! - [`sandbox`]: bubblewrap and the resource limits.
+//! - [`batch`]: `grade-class`: students graded in parallel, a progress line,
+//!   and the summary (histogram, most-failed checks).
+//! - [`gradebook`]: `grades.csv`, and each student's `.txt` and `.json`.
+//! - [`autograder`]: the Gradescope zip and its `run_autograder`.
+//!
+//! The grade inside reports on stdout rather than into a file the student's
+//! programs could overwrite; a student who attacks the grader process itself
+//! (they share the sandbox) is out of scope, as on Gradescope.
+
+pub mod autograder;
+pub mod batch;
+pub mod gradebook;
+pub mod sandbox;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::grade::{self, Subject, report};
+use crate::labs::Lab;
+
+/// The longest a whole grade may take, sandbox and all: the grader's own
+/// time limits end every check well before this, so reaching it means a
+/// program or the grader is stuck, and the student gets zeros and a note.
+pub const GRADE_DEADLINE: Duration = Duration::from_secs(300);
+
+/// The longest a student's crate may take to build before grading: a cold
+/// release build of a starter takes about a minute on two busy cores.
+pub const BUILD_DEADLINE: Duration = Duration::from_secs(600);
+
+/// How to run one submission: the `CMD` rules of `grade-class`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Programs {
+    /// The server command, run in the submission's folder (ours if `None`).
+    pub server: Option<String>,
+    /// The client command, run in the submission's folder (ours if `None`).
+    pub client: Option<String>,
+    /// The submission is a Cargo crate shaped like `just starter NN`.
+    #[serde(rename = "crate")]
+    pub is_crate: bool,
+}
+
+impl Programs {
+    /// The arguments of `labkit grade-here` that grade these programs.
+    fn grade_here_args(&self, lab: &Lab) -> Vec<String> {
+        let mut args = vec!["grade-here".to_string(), lab.number.clone()];
+        for (option, command) in [("--server", &self.server), ("--client", &self.client)] {
+            if let Some(command) = command {
+                args.extend([option.to_string(), command.clone()]);
+            }
+        }
+        if self.is_crate {
+            args.push("--crate".to_string());
+        }
+        args
+    }
+
+    /// Lines warning of files the commands name that `folder` lacks, such
+    /// as a missing `server.py`: clearer than the traceback it would cause.
+    pub fn missing_files(&self, folder: &Path) -> Vec<String> {
+        if self.is_crate && !folder.join("Cargo.toml").is_file() {
+            return vec!["the submission has no Cargo.toml: it is not a crate".to_string()];
+        }
+        let mut notes = Vec::new();
+        for command in self.server.iter().chain(&self.client) {
+            for word in command.split_whitespace() {
+                let looks_like_file = !word.starts_with('-')
+                    && !word.starts_with('/')
+                    && Path::new(word).extension().is_some();
+                if looks_like_file && !folder.join(word).exists() {
+                    notes.push(format!(
+                        "the submission has no {word} (the command '{command}' runs it)"
+                    ));
+                }
+            }
+        }
+        notes
+    }
+}
+
+/// One check's points in a [`Report`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CheckScore {
+    /// The check's id.
+    pub id: String,
+    /// Points earned.
+    pub score: u32,
+    /// Points possible.
+    pub max_score: u32,
+}
+
+/// One submission's grade: what `grade-here` prints, and what the gradebook
+/// stores.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    /// The text report a person reads.
+    pub text: String,
+    /// Gradescope's `results.json`, with a top-level `output` for notes.
+    pub gradescope: serde_json::Value,
+    /// Each check's points, in rubric order.
+    pub checks: Vec<CheckScore>,
+}
+
+impl Report {
+    /// Points earned and possible.
+    pub fn totals(&self) -> (u32, u32) {
+        self.checks
+            .iter()
+            .fold((0, 0), |(earned, possible), check| {
+                (earned + check.score, possible + check.max_score)
+            })
+    }
+
+    /// A report of zeros for every check of `lab`, saying `why` there is no
+    /// grade (a crate that does not build, a grade that ran out of time).
+    pub fn zeros(lab: &Lab, why: &str) -> Report {
+        let rubric = grade::rubrics::rubric(lab);
+        let checks: Vec<CheckScore> = rubric
+            .iter()
+            .map(|check| CheckScore {
+                id: check.id.to_string(),
+                score: 0,
+                max_score: check.points,
+            })
+            .collect();
+        let possible: u32 = checks.iter().map(|check| check.max_score).sum();
+        let tests: Vec<serde_json::Value> = rubric
+            .iter()
+            .map(|check| {
+                serde_json::json!({
+                    "name": format!("{}: {}", check.id, check.title),
+                    "score": 0,
+                    "max_score": check.points,
+                    "output": format!("not graded: {why}"),
+                    "visibility": "visible",
+                })
+            })
+            .collect();
+        Report {
+            text: format!(
+                "not graded: {why}\n\nlab {}: 0/{possible} points (0%), 0 of {} checks passed\n",
+                lab.number,
+                checks.len()
+            ),
+            gradescope: serde_json::json!({
+                "score": 0,
+                "max_score": possible,
+                "output": format!("not graded: {why}"),
+                "tests": tests,
+            }),
+            checks,
+        }
+    }
+
+    /// Puts `notes` at the top of both reports (Gradescope shows the
+    /// top-level `output` above the checks).
+    pub fn with_notes(mut self, notes: &[String]) -> Report {
+        if notes.is_empty() {
+            return self;
+        }
+        let block: String = notes.iter().map(|note| format!("note: {note}\n")).collect();
+        self.text = format!("{block}\n{}", self.text);
+        if let Some(results) = self.gradescope.as_object_mut() {
+            let before = results
+                .get("output")
+                .and_then(|output| output.as_str())
+                .map(|output| format!("\n{output}"))
+                .unwrap_or_default();
+            results.insert(
+                "output".into(),
+                format!("{}{before}", block.trim_end()).into(),
+            );
+        }
+        self
+    }
+}
+
+/// `labkit grade-here`: grades the programs in the current folder (built
+/// first with `--crate`) and prints the [`Report`] as JSON on stdout. This
+/// is what runs inside the sandbox.
+pub fn grade_here(lab: &Lab, programs: &Programs, bin_dir: &Path) -> Result<Report, String> {
+    let reference = Subject::reference(lab, bin_dir);
+    let mut subject = Subject {
+        server: programs.server.clone().unwrap_or(reference.server.clone()),
+        client: programs.client.clone().unwrap_or(reference.client.clone()),
+    };
+    let mut notes = Vec::new();
+    if programs.is_crate {
+        match build_crate(lab, Path::new(".")) {
+            Ok((built, seconds)) => {
+                subject = built;
+                notes.push(format!(
+                    "built the crate in {seconds:.1} s (not counted in any check's time)"
+                ));
+            }
+            Err(why) => return Ok(Report::zeros(lab, &why)),
+        }
+    }
+    let outcomes = grade::grade(lab, &subject, &reference, None);
+    // Run in a copy of the submission's folder, as here.
+    let reproduce = |id: &str| {
+        let mut words = format!("just grade {} --only {id}", lab.number);
+        for (option, command) in [
+            ("--server", &programs.server),
+            ("--client", &programs.client),
+        ] {
+            if let Some(command) = command {
+                words += &format!(" {option} {}", grade::shell_quote(command));
+            }
+        }
+        if programs.is_crate {
+            words += " --crate .";
+        }
+        words
+    };
+    let gradescope = serde_json::from_str(&report::gradescope(&outcomes, &[]))
+        .map_err(|err| format!("the grader's JSON does not parse: {err}"))?;
+    Ok(Report {
+        text: report::text(&lab.number, &outcomes, &reproduce),
+        gradescope,
+        checks: outcomes
+            .iter()
+            .map(|outcome| CheckScore {
+                id: outcome.id.to_string(),
+                score: outcome.score(),
+                max_score: outcome.points,
+            })
+            .collect(),
+    }
+    .with_notes(&notes))
+}
+
+/// Builds the crate in `folder` offline, in release mode, into the private
+/// temporary folder; returns its programs and the build time, or why it
+/// does not build (the end of cargo's errors).
+fn build_crate(lab: &Lab, folder: &Path) -> Result<(Subject, f64), String> {
+    let target = std::env::temp_dir().join("labkit-crate-target");
+    let started = Instant::now();
+    let output = Command::new("cargo")
+        .args(["build", "--release", "--offline", "--quiet", "--bins"])
+        .arg("--target-dir")
+        .arg(&target)
+        .current_dir(folder)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|err| format!("cannot run cargo: {err}"))?;
+    if !output.status.success() {
+        let errors = String::from_utf8_lossy(&output.stderr);
+        let lines: Vec<&str> = errors.lines().collect();
+        let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+        return Err(format!("the crate does not build; cargo said:\n{tail}"));
+    }
+    let bin_dir = target.join("release");
+    for role in ["server", "client"] {
+        if !bin_dir.join(lab.binary(role)).is_file() {
+            return Err(format!(
+                "the crate builds no binary named {} (the binaries must be named as in the lab)",
+                lab.binary(role)
+            ));
+        }
+    }
+    Ok((
+        Subject::reference(lab, &bin_dir),
+        started.elapsed().as_secs_f64(),
+    ))
+}
+
+/// How [`grade_submission`] runs a grade.
+pub struct Grading<'a> {
+    /// The lab.
+    pub lab: &'a Lab,
+    /// The programs to run, by the `CMD` rules.
+    pub programs: &'a Programs,
+    /// The `labkit` program to run inside (normally this one).
+    pub labkit: &'a Path,
+    /// What keeps the student's programs in.
+    pub isolation: Isolation,
+}
+
+/// What keeps a student's programs from the rest of the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// Our [`sandbox`], one per grade.
+    Sandbox,
+    /// Nothing: `--no-sandbox`, which each report mentions.
+    Unsandboxed,
+    /// A container made for this one grade, such as Gradescope's.
+    Container,
+}
+
+/// Grades the submission in `folder`, working in `scratch` (an empty
+/// folder, removed by the caller): never fails, a broken submission or a
+/// broken grade gives a [`Report`] of zeros that says why.
+pub fn grade_submission(grading: &Grading, folder: &Path, scratch: &Path) -> Report {
+    let Grading { lab, programs, .. } = grading;
+    let mut notes = programs.missing_files(folder);
+    if grading.isolation == Isolation::Unsandboxed {
+        notes.insert(0, "not sandboxed (graded with --no-sandbox)".to_string());
+    }
+    let work = scratch.join("work");
+    let report = copy_folder(folder, &work)
+        .and_then(|()| run_grade_here(grading, scratch, &work))
+        .unwrap_or_else(|why| Report::zeros(lab, &why));
+    report.with_notes(&notes)
+}
+
+/// Runs `labkit grade-here` in `work` (sandboxed or not) and reads its report.
+fn run_grade_here(grading: &Grading, scratch: &Path, work: &Path) -> Result<Report, String> {
+    let args = grading.programs.grade_here_args(grading.lab);
+    let mut command = if grading.isolation == Isolation::Sandbox {
+        let bin_dir = grading.labkit.parent().unwrap_or(grading.labkit);
+        let visible = sandbox::under_tmp(&[bin_dir, &crate::labs::labs_dir()]);
+        sandbox::command(scratch, work, grading.labkit, &args, &visible)?
+    } else {
+        let mut plain = Command::new(grading.labkit);
+        plain.args(&args).current_dir(work);
+        plain
+    };
+    let deadline = if grading.programs.is_crate {
+        GRADE_DEADLINE + BUILD_DEADLINE
+    } else {
+        GRADE_DEADLINE
+    };
+    let output = run_with_deadline(&mut command, deadline)?;
+    serde_json::from_slice(&output.stdout).map_err(|_| {
+        let errors = String::from_utf8_lossy(&output.stderr);
+        let lines: Vec<&str> = errors.lines().collect();
+        format!(
+            "the grade did not finish ({}); its last words:\n{}",
+            output.status,
+            lines[lines.len().saturating_sub(20)..].join("\n")
+        )
+    })
+}
+
+/// Runs `command` to the end, or kills it at `deadline`.
+fn run_with_deadline(
+    command: &mut Command,
+    deadline: Duration,
+) -> Result<std::process::Output, String> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|err| format!("cannot start the grade: {err}"))?;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() < deadline => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Ok(None) | Err(_) => {
+                // Killing bubblewrap ends the whole sandbox: its processes
+                // are in its PID namespace and die with it.
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "the grade did not finish within {} s and was stopped",
+                    deadline.as_secs()
+                ));
+            }
+        }
+    };
+    Ok(std::process::Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    })
+}
+
+/// Copies the files and folders under `from` into the new folder `to`.
+/// Symbolic links are left out: one could point anywhere on the machine.
+pub fn copy_folder(from: &Path, to: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(to).map_err(|err| format!("cannot create {}: {err}", to.display()))?;
+    let entries =
+        std::fs::read_dir(from).map_err(|err| format!("cannot list {}: {err}", from.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|err| format!("cannot list {}: {err}", from.display()))?;
+        let (source, target): (PathBuf, PathBuf) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry
+            .file_type()
+            .map_err(|err| format!("cannot read {}: {err}", source.display()))?;
+        if kind.is_dir() {
+            copy_folder(&source, &target)?;
+        } else if kind.is_file() {
+            std::fs::copy(&source, &target)
+                .map_err(|err| format!("cannot copy {}: {err}", source.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// What `labkit grade-here` takes: the lab and the `CMD` rules.
+#[derive(clap::Args)]
+pub struct GradeHereArgs {
+    /// The lab: 1, 01, or its name (hello)
+    lab: String,
+    /// The server command, run in the current folder
+    #[arg(long, value_name = "COMMAND")]
+    server: Option<String>,
+    /// The client command, run in the current folder
+    #[arg(long, value_name = "COMMAND")]
+    client: Option<String>,
+    /// The current folder is a crate to build first
+    #[arg(long = "crate")]
+    is_crate: bool,
+}
+
+/// `labkit grade-here`: prints [`grade_here`]'s report as one JSON document.
+pub fn grade_here_command(args: &GradeHereArgs, bin_dir: &Path) -> Result<(), shared::Failure> {
+    let lab = crate::labs::find(&args.lab).map_err(shared::Failure::new)?;
+    let programs = Programs {
+        server: args.server.clone(),
+        client: args.client.clone(),
+        is_crate: args.is_crate,
+    };
+    let report = grade_here(&lab, &programs, bin_dir).map_err(shared::Failure::new)?;
+    let json = serde_json::to_string(&report)
+        .map_err(|err| shared::Failure::new(format!("cannot encode the report: {err}")))?;
+    let mut stdout = std::io::stdout().lock();
+    std::io::Write::write_all(&mut stdout, json.as_bytes())?;
+    std::io::Write::flush(&mut stdout)?;
+    Ok(())
+}
