@@ -41,6 +41,9 @@ pub struct ZipArgs {
     /// Checks whose results students see only after the due date
     #[arg(long, value_name = "CHECK,...", value_delimiter = ',')]
     hide: Vec<String>,
+    /// Seconds a server may take to print its listening line (default 5)
+    #[arg(long, value_name = "SECONDS")]
+    startup_timeout: Option<u64>,
 }
 
 /// What `labkit run-autograder` takes.
@@ -101,6 +104,7 @@ pub fn write_zip(args: &ZipArgs) -> Result<(), Failure> {
         server: args.server.clone(),
         client: args.client.clone(),
         is_crate: args.is_crate,
+        startup_seconds: args.startup_timeout,
     };
     if programs.server.is_none() && programs.client.is_none() && !programs.is_crate {
         return Err(

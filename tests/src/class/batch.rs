@@ -49,6 +49,10 @@ pub struct ClassArgs {
     /// Run the students' programs without a sandbox (each report says so)
     #[arg(long)]
     no_sandbox: bool,
+    /// Seconds a server may take to print its listening line (default 5, as
+    /// in `grade`); more for Python on a machine busy with other work
+    #[arg(long, value_name = "SECONDS")]
+    startup_timeout: Option<u64>,
 }
 
 /// One student of the class.
@@ -122,6 +126,7 @@ pub fn run(args: ClassArgs, labkit: &Path) -> Result<(), Failure> {
         server: args.server.clone(),
         client: args.client.clone(),
         is_crate: args.is_crate,
+        startup_seconds: args.startup_timeout,
     };
     let grading = Grading {
         lab: &lab,

@@ -57,6 +57,10 @@ pub struct Programs {
     /// The submission is a Cargo crate shaped like `just starter NN`.
     #[serde(rename = "crate")]
     pub is_crate: bool,
+    /// How long a server may take to print its listening line, if not the
+    /// grader's usual 5 s: Python starting on a busy machine can take longer.
+    #[serde(default)]
+    pub startup_seconds: Option<u64>,
 }
 
 impl Programs {
@@ -70,6 +74,9 @@ impl Programs {
         }
         if self.is_crate {
             args.push("--crate".to_string());
+        }
+        if let Some(seconds) = self.startup_seconds {
+            args.extend(["--startup-timeout".to_string(), seconds.to_string()]);
         }
         args
     }
@@ -215,7 +222,10 @@ pub fn grade_here(lab: &Lab, programs: &Programs, bin_dir: &Path) -> Result<Repo
             Err(why) => return Ok(Report::zeros(lab, &why)),
         }
     }
-    let outcomes = grade::grade(lab, &subject, &reference, None);
+    let startup = programs
+        .startup_seconds
+        .map_or(grade::session::STARTUP_TIMEOUT, Duration::from_secs);
+    let outcomes = grade::grade_checks(lab, &subject, &reference, startup, |_| true);
     // Run in a copy of the submission's folder, as here.
     let reproduce = |id: &str| {
         let mut words = format!("just grade {} --only {id}", lab.number);
@@ -446,6 +456,9 @@ pub struct GradeHereArgs {
     /// The current folder is a crate to build first
     #[arg(long = "crate")]
     is_crate: bool,
+    /// Seconds a server may take to print its listening line
+    #[arg(long, value_name = "SECONDS")]
+    startup_timeout: Option<u64>,
 }
 
 /// `labkit grade-here`: prints [`grade_here`]'s report as one JSON document.
@@ -455,6 +468,7 @@ pub fn grade_here_command(args: &GradeHereArgs, bin_dir: &Path) -> Result<(), sh
         server: args.server.clone(),
         client: args.client.clone(),
         is_crate: args.is_crate,
+        startup_seconds: args.startup_timeout,
     };
     let report = grade_here(&lab, &programs, bin_dir).map_err(shared::Failure::new)?;
     let json = serde_json::to_string(&report)
