@@ -73,44 +73,77 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// A hostile submission tries to write outside its scratch folder, to reach
-/// a canary server on the host's loopback, and to allocate 8 GiB, then
-/// serves correctly. In the sandbox every attempt fails, so it keeps full
-/// marks, the files do not exist and the canary sees no connection.
-#[test]
-fn a_hostile_submission_is_contained_and_loses_no_points() {
-    let root = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let class = root.path().join("class");
+/// A hostile student in `root/class/mallory`: a lab 02 server that first
+/// tries to write the files returned, to reach the canary returned, and to
+/// allocate 8 GiB, and exits (losing points) if any attempt works.
+fn hostile(root: &Path) -> (PathBuf, TcpListener, Vec<PathBuf>) {
     let folder = student(
-        &class,
+        &root.join("class"),
         "mallory",
         Some(wrapper("hostile/lab02_server.py", &[])),
         Some(wrapper("lab02/client.py", &[])),
     );
     let canary = TcpListener::bind("127.0.0.1:0").unwrap();
     canary.set_nonblocking(true).unwrap();
-    let outside = root.path().join("escaped.txt");
-    let into_submission = folder.join("escaped.txt");
+    let targets = vec![
+        root.join("escaped.txt"),
+        folder.join("escaped.txt"),
+        PathBuf::from("/escaped.txt"),
+    ];
     let plan = serde_json::json!({
-        "write": [outside, into_submission, "/escaped.txt"],
+        "write": targets,
         "canary": canary.local_addr().unwrap().to_string(),
     });
     std::fs::write(folder.join("hostile.json"), plan.to_string()).unwrap();
+    (folder, canary, targets)
+}
 
-    let output = grade_class(&class, &[]);
-    let stdout = text(&output.stdout);
-    assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
-    let csv = std::fs::read_to_string(root.path().join("grades-02/grades.csv")).unwrap();
-    let row = csv.lines().nth(1).unwrap();
-    let report = std::fs::read_to_string(root.path().join("grades-02/mallory.txt")).unwrap();
-    assert!(row.starts_with("mallory,100,100,"), "{report}");
-    for path in [&outside, &into_submission, Path::new("/escaped.txt")] {
+/// Fails if any of the hostile student's attempts got through.
+fn assert_contained(canary: &TcpListener, targets: &[PathBuf]) {
+    for path in targets {
         assert!(!path.exists(), "{} was written", path.display());
     }
     assert!(
         canary.accept().is_err(),
         "the canary on the host's loopback was reached"
     );
+}
+
+/// In `grade-class`'s sandbox every attempt of the hostile submission fails,
+/// so it keeps full marks, the files do not exist and the canary sees no
+/// connection. (Without the sandbox it writes its file and scores 25.)
+#[test]
+fn a_hostile_submission_is_contained_and_loses_no_points() {
+    // Not under /tmp: the sandbox hides the host's /tmp, which would make
+    // the files outside scratch unreachable whether or not it works.
+    let root = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let (_, canary, targets) = hostile(root.path());
+    let output = grade_class(&root.path().join("class"), &[]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
+    let csv = std::fs::read_to_string(root.path().join("grades-02/grades.csv")).unwrap();
+    let row = csv.lines().nth(1).unwrap();
+    let report = std::fs::read_to_string(root.path().join("grades-02/mallory.txt")).unwrap();
+    assert!(row.starts_with("mallory,100,100,"), "{report}");
+    assert_contained(&canary, &targets);
+}
+
+/// `grade --sandbox` grades one student in the same sandbox, in the
+/// current folder (read-only inside).
+#[test]
+fn grade_with_sandbox_contains_a_hostile_student() {
+    let root = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let (folder, canary, targets) = hostile(root.path());
+    let output = labkit()
+        .args(["grade", "02", "--sandbox", "--only", "every-message"])
+        .args(["--server", "python3 server.py"])
+        .current_dir(&folder)
+        .output()
+        .unwrap();
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
+    assert!(stdout.contains("lab 02: 15/15 points"), "{stdout}");
+    assert_contained(&canary, &targets);
 }
 
 /// Missing and empty class folders are refused with one clear line; names
@@ -320,8 +353,15 @@ fn the_autograder_zip_sets_up_and_grades() {
     assert!(made.status.success(), "{}", text(&made.stderr));
     let autograder = root.path().join("autograder");
     let source = autograder.join("source");
+    // Unpacked as unzip does, with the modes stored in the zip.
     let unzip = Command::new("python3")
-        .args(["-m", "zipfile", "-e"])
+        .arg("-c")
+        .arg(
+            "import os, sys, zipfile\n\
+             for entry in zipfile.ZipFile(sys.argv[1]).infolist():\n\
+             \x20   path = zipfile.ZipFile(sys.argv[1]).extract(entry, sys.argv[2])\n\
+             \x20   os.chmod(path, entry.external_attr >> 16 & 0o777 or 0o644)\n",
+        )
         .arg(&zip)
         .arg(&source)
         .status()
@@ -376,4 +416,46 @@ fn the_autograder_zip_sets_up_and_grades() {
     }
     assert_eq!(scores[0], 100);
     assert!(scores[1] < 100, "{scores:?}");
+}
+
+/// A class of crates, built offline inside the sandbox from a warm start
+/// (the lab's starter, built once): a student who finished the starter (the
+/// lab's own code in its shape) gets full marks, and one who handed it in
+/// untouched does not. The finished one's sources are older than the warm
+/// start's programs, which cargo must not take for the student's. Cold
+/// release builds: `just ci` runs it.
+#[test]
+#[ignore = "slow: builds crates from cold (just ci runs it)"]
+fn a_finished_starter_crate_scores_full_marks() {
+    let root = tempfile::tempdir().unwrap();
+    let crates = root.path().join("class");
+    let finished = crates.join("grace");
+    for folder in [&finished, &crates.join("untouched")] {
+        let made = labkit()
+            .args(["starter", "01"])
+            .arg(folder)
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "{}", text(&made.stderr));
+    }
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("../labs/01-hello/src");
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(format!("{}/.", reference.display()))
+        .arg(finished.join("lab01-hello/src"))
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let output = labkit()
+        .args(["grade-class", "01"])
+        .arg(&crates)
+        .args(["--crate", "--startup-timeout", "30"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let report = std::fs::read_to_string(root.path().join("grades-01/grace.txt")).unwrap();
+    assert!(report.starts_with("note: built the crate in"), "{report}");
+    assert!(report.contains("(100%)"), "{report}");
+    let untouched = std::fs::read_to_string(root.path().join("grades-01/untouched.txt")).unwrap();
+    assert!(!untouched.contains("(100%)"), "{untouched}");
 }

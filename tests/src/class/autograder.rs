@@ -183,7 +183,7 @@ fn copy_crate(from: &Path, to: &Path) -> Result<(), String> {
     std::fs::create_dir_all(to).map_err(|err| format!("cannot create {}: {err}", to.display()))?;
     std::fs::copy(from.join("Cargo.toml"), to.join("Cargo.toml"))
         .map_err(|err| format!("cannot copy {}/Cargo.toml: {err}", from.display()))?;
-    super::copy_folder(&from.join("src"), &to.join("src"))
+    super::copy_folder(&from.join("src"), &to.join("src"), super::Times::Fresh)
 }
 
 /// Writes a file of the zip, executable if it is a script.
@@ -316,6 +316,7 @@ fn grade_the_submission(root: &Path, bin_dir: &Path) -> Result<Report, String> {
             programs: &config.programs,
             labkit: &labkit,
             isolation: Isolation::Container,
+            warm_target: None,
         };
         grade_submission(&grading, &submission, scratch.path())
     };

@@ -128,6 +128,25 @@ pub fn run(args: ClassArgs, labkit: &Path) -> Result<(), Failure> {
         is_crate: args.is_crate,
         startup_seconds: args.startup_timeout,
     };
+    let to_grade: Vec<&Student> = students
+        .iter()
+        .filter(|student| {
+            !args.only_missing || gradebook::read_student(&out, &student.name).is_none()
+        })
+        .collect();
+    // Warming up costs one build: worth it from two crates on.
+    let warm = if args.is_crate && to_grade.len() > 1 {
+        eprintln!(
+            "building lab {}'s starter once, so each student's build starts warm...",
+            lab.number
+        );
+        super::crates::warm_up(&lab)
+            .inspect_err(|why| eprintln!("warning: {why}; every crate builds from cold"))
+            .ok()
+    } else {
+        None
+    };
+    let warm_target = warm.as_ref().map(|dir| dir.path().join("target"));
     let grading = Grading {
         lab: &lab,
         programs: &programs,
@@ -137,13 +156,8 @@ pub fn run(args: ClassArgs, labkit: &Path) -> Result<(), Failure> {
         } else {
             Isolation::Sandbox
         },
+        warm_target: warm_target.as_deref(),
     };
-    let to_grade: Vec<&Student> = students
-        .iter()
-        .filter(|student| {
-            !args.only_missing || gradebook::read_student(&out, &student.name).is_none()
-        })
-        .collect();
     let jobs = args.jobs.map_or_else(
         || std::thread::available_parallelism().map_or(2, |n| n.get()),
         usize::from,

@@ -17,6 +17,7 @@
 //! - [`batch`]: `grade-class`: students graded in parallel, a progress line,
 //!   and the summary (histogram, most-failed checks).
 //! - [`gradebook`]: `grades.csv`, and each student's `.txt` and `.json`.
+//! - [`crates`]: building a student's crate, from a shared warm start.
 //! - [`autograder`]: the Gradescope zip and its `run_autograder`.
 //!
 //! The grade inside reports on stdout rather than into a file the student's
@@ -25,6 +26,7 @@
 
 pub mod autograder;
 pub mod batch;
+pub mod crates;
 pub mod gradebook;
 pub mod sandbox;
 
@@ -212,7 +214,7 @@ pub fn grade_here(lab: &Lab, programs: &Programs, bin_dir: &Path) -> Result<Repo
     };
     let mut notes = Vec::new();
     if programs.is_crate {
-        match build_crate(lab, Path::new(".")) {
+        match crates::build(lab, Path::new(".")) {
             Ok((built, seconds)) => {
                 subject = built;
                 notes.push(format!(
@@ -259,41 +261,6 @@ pub fn grade_here(lab: &Lab, programs: &Programs, bin_dir: &Path) -> Result<Repo
     .with_notes(&notes))
 }
 
-/// Builds the crate in `folder` offline, in release mode, into the private
-/// temporary folder; returns its programs and the build time, or why it
-/// does not build (the end of cargo's errors).
-fn build_crate(lab: &Lab, folder: &Path) -> Result<(Subject, f64), String> {
-    let target = std::env::temp_dir().join("labkit-crate-target");
-    let started = Instant::now();
-    let output = Command::new("cargo")
-        .args(["build", "--release", "--offline", "--quiet", "--bins"])
-        .arg("--target-dir")
-        .arg(&target)
-        .current_dir(folder)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|err| format!("cannot run cargo: {err}"))?;
-    if !output.status.success() {
-        let errors = String::from_utf8_lossy(&output.stderr);
-        let lines: Vec<&str> = errors.lines().collect();
-        let tail = lines[lines.len().saturating_sub(30)..].join("\n");
-        return Err(format!("the crate does not build; cargo said:\n{tail}"));
-    }
-    let bin_dir = target.join("release");
-    for role in ["server", "client"] {
-        if !bin_dir.join(lab.binary(role)).is_file() {
-            return Err(format!(
-                "the crate builds no binary named {} (the binaries must be named as in the lab)",
-                lab.binary(role)
-            ));
-        }
-    }
-    Ok((
-        Subject::reference(lab, &bin_dir),
-        started.elapsed().as_secs_f64(),
-    ))
-}
-
 /// How [`grade_submission`] runs a grade.
 pub struct Grading<'a> {
     /// The lab.
@@ -304,6 +271,9 @@ pub struct Grading<'a> {
     pub labkit: &'a Path,
     /// What keeps the student's programs in.
     pub isolation: Isolation,
+    /// A target folder with the lab's dependencies built ([`crates::warm_up`]),
+    /// copied into each crate's scratch so only the student's code compiles.
+    pub warm_target: Option<&'a Path>,
 }
 
 /// What keeps a student's programs from the rest of the machine.
@@ -327,7 +297,16 @@ pub fn grade_submission(grading: &Grading, folder: &Path, scratch: &Path) -> Rep
         notes.insert(0, "not sandboxed (graded with --no-sandbox)".to_string());
     }
     let work = scratch.join("work");
-    let report = copy_folder(folder, &work)
+    let warm = |()| match grading.warm_target {
+        Some(target) => copy_folder(
+            target,
+            &scratch.join("tmp").join(crates::TARGET),
+            Times::Keep,
+        ),
+        None => Ok(()),
+    };
+    let report = copy_folder(folder, &work, Times::Fresh)
+        .and_then(warm)
         .and_then(|()| run_grade_here(grading, scratch, &work))
         .unwrap_or_else(|why| Report::zeros(lab, &why));
     report.with_notes(&notes)
@@ -341,8 +320,16 @@ fn run_grade_here(grading: &Grading, scratch: &Path, work: &Path) -> Result<Repo
         let visible = sandbox::under_tmp(&[bin_dir, &crate::labs::labs_dir()]);
         sandbox::command(scratch, work, grading.labkit, &args, &visible)?
     } else {
+        // Temporary files (a crate's build among them) stay in scratch too,
+        // so students graded side by side never share one.
+        let private_tmp = scratch.join("tmp");
+        std::fs::create_dir_all(&private_tmp)
+            .map_err(|err| format!("cannot create {}: {err}", private_tmp.display()))?;
         let mut plain = Command::new(grading.labkit);
-        plain.args(&args).current_dir(work);
+        plain
+            .args(&args)
+            .current_dir(work)
+            .env("TMPDIR", private_tmp);
         plain
     };
     let deadline = if grading.programs.is_crate {
@@ -420,9 +407,20 @@ fn run_with_deadline(
     })
 }
 
+/// Whether a copy keeps the files' modification times, which cargo
+/// compares to tell what to rebuild.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Times {
+    /// Keep them: a warm target folder must look as built as it was.
+    Keep,
+    /// Make them now: a student's sources must look newer than anything
+    /// built before, or cargo would keep the warm start's programs.
+    Fresh,
+}
+
 /// Copies the files and folders under `from` into the new folder `to`.
 /// Symbolic links are left out: one could point anywhere on the machine.
-pub fn copy_folder(from: &Path, to: &Path) -> Result<(), String> {
+pub fn copy_folder(from: &Path, to: &Path, times: Times) -> Result<(), String> {
     std::fs::create_dir_all(to).map_err(|err| format!("cannot create {}: {err}", to.display()))?;
     let entries =
         std::fs::read_dir(from).map_err(|err| format!("cannot list {}: {err}", from.display()))?;
@@ -433,10 +431,13 @@ pub fn copy_folder(from: &Path, to: &Path) -> Result<(), String> {
             .file_type()
             .map_err(|err| format!("cannot read {}: {err}", source.display()))?;
         if kind.is_dir() {
-            copy_folder(&source, &target)?;
+            copy_folder(&source, &target, times)?;
         } else if kind.is_file() {
             std::fs::copy(&source, &target)
                 .map_err(|err| format!("cannot copy {}: {err}", source.display()))?;
+            if times == Times::Keep {
+                keep_modified_time(&source, &target)?;
+            }
         }
     }
     Ok(())
@@ -477,4 +478,17 @@ pub fn grade_here_command(args: &GradeHereArgs, bin_dir: &Path) -> Result<(), sh
     std::io::Write::write_all(&mut stdout, json.as_bytes())?;
     std::io::Write::flush(&mut stdout)?;
     Ok(())
+}
+
+/// Gives `target` the modification time of `source`.
+fn keep_modified_time(source: &Path, target: &Path) -> Result<(), String> {
+    let failed = |err: std::io::Error| format!("cannot copy {}: {err}", source.display());
+    let modified = std::fs::metadata(source)
+        .and_then(|meta| meta.modified())
+        .map_err(failed)?;
+    std::fs::File::options()
+        .write(true)
+        .open(target)
+        .and_then(|file| file.set_modified(modified))
+        .map_err(failed)
 }
