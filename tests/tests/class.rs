@@ -32,10 +32,10 @@ fn wrapper(script: &str, args: &[&str]) -> String {
 /// and `client.py` (either may be left out).
 fn student(class: &Path, name: &str, server: Option<String>, client: Option<String>) -> PathBuf {
     let folder = class.join(name);
-    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::create_dir_all(&folder).expect("make the student's folder");
     for (file, text) in [("server.py", server), ("client.py", client)] {
         if let Some(text) = text {
-            std::fs::write(folder.join(file), text).unwrap();
+            std::fs::write(folder.join(file), text).expect("write the student's program");
         }
     }
     folder
@@ -66,9 +66,10 @@ fn grade_class(class: &Path, extra: &[&str]) -> Output {
         .args(["--startup-timeout", "30"])
         .args(extra)
         .output()
-        .unwrap()
+        .expect("run labkit grade-class")
 }
 
+/// Bytes a program printed, as text.
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -83,8 +84,10 @@ fn hostile(root: &Path) -> (PathBuf, TcpListener, Vec<PathBuf>) {
         Some(wrapper("hostile/lab02_server.py", &[])),
         Some(wrapper("lab02/client.py", &[])),
     );
-    let canary = TcpListener::bind("127.0.0.1:0").unwrap();
-    canary.set_nonblocking(true).unwrap();
+    let canary = TcpListener::bind("127.0.0.1:0").expect("listen as the canary");
+    canary
+        .set_nonblocking(true)
+        .expect("make the canary non-blocking");
     let targets = vec![
         root.join("escaped.txt"),
         folder.join("escaped.txt"),
@@ -92,9 +95,9 @@ fn hostile(root: &Path) -> (PathBuf, TcpListener, Vec<PathBuf>) {
     ];
     let plan = serde_json::json!({
         "write": targets,
-        "canary": canary.local_addr().unwrap().to_string(),
+        "canary": canary.local_addr().expect("the canary's address").to_string(),
     });
-    std::fs::write(folder.join("hostile.json"), plan.to_string()).unwrap();
+    std::fs::write(folder.join("hostile.json"), plan.to_string()).expect("write the plan");
     (folder, canary, targets)
 }
 
