@@ -51,19 +51,22 @@ fn correct(class: &Path, name: &str) -> PathBuf {
     )
 }
 
+/// `labkit SUBCOMMAND 02 PATH` for Python programs named as our students'.
+fn for_python(subcommand: &str, path: &Path) -> Command {
+    let mut command = labkit();
+    command
+        .args([subcommand, "02"])
+        .arg(path)
+        .args(["--server", "python3 server.py"])
+        .args(["--client", "python3 client.py"])
+        // The tests grade several classes at once on two cores.
+        .args(["--startup-timeout", "30"]);
+    command
+}
+
 /// Runs `grade-class 02 DIR` with the Python commands and `extra` options.
 fn grade_class(class: &Path, extra: &[&str]) -> Output {
-    labkit()
-        .args(["grade-class", "02"])
-        .arg(class)
-        .args([
-            "--server",
-            "python3 server.py",
-            "--client",
-            "python3 client.py",
-        ])
-        // The tests grade several classes at once on two cores.
-        .args(["--startup-timeout", "30"])
+    for_python("grade-class", class)
         .args(extra)
         .output()
         .expect("run labkit grade-class")
@@ -341,18 +344,7 @@ fn run_autograder_always_writes_results() {
 fn the_autograder_zip_sets_up_and_grades() {
     let root = tempfile::tempdir().unwrap();
     let zip = root.path().join("lab02.zip");
-    let made = labkit()
-        .args(["autograder", "02"])
-        .arg(&zip)
-        .args([
-            "--server",
-            "python3 server.py",
-            "--client",
-            "python3 client.py",
-        ])
-        .args(["--startup-timeout", "30"])
-        .output()
-        .unwrap();
+    let made = for_python("autograder", &zip).output().unwrap();
     assert!(made.status.success(), "{}", text(&made.stderr));
     let autograder = root.path().join("autograder");
     let source = autograder.join("source");

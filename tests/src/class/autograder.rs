@@ -19,7 +19,6 @@ use serde::{Deserialize, Serialize};
 use shared::Failure;
 
 use super::{Grading, Isolation, Programs, Report, grade_submission};
-use crate::grade;
 use crate::labs::{self, Lab};
 
 /// What `labkit autograder` takes.
@@ -29,21 +28,12 @@ pub struct ZipArgs {
     lab: String,
     /// The zip to write
     zip: PathBuf,
-    /// The server command, run in a copy of the submission's folder
-    #[arg(long, value_name = "COMMAND")]
-    server: Option<String>,
-    /// The client command, run the same way
-    #[arg(long, value_name = "COMMAND")]
-    client: Option<String>,
-    /// The submission is a Cargo crate shaped like `just starter NN`
-    #[arg(long = "crate", conflicts_with_all = ["server", "client"])]
-    is_crate: bool,
+    /// How to run a submission's programs
+    #[command(flatten)]
+    programs: Programs,
     /// Checks whose results students see only after the due date
     #[arg(long, value_name = "CHECK,...", value_delimiter = ',')]
     hide: Vec<String>,
-    /// Seconds a server may take to print its listening line (default 5)
-    #[arg(long, value_name = "SECONDS")]
-    startup_timeout: Option<u64>,
 }
 
 /// What `labkit run-autograder` takes.
@@ -82,14 +72,7 @@ const SUITE_FILES: [&str; 3] = ["Cargo.toml", "Cargo.lock", "clippy.toml"];
 
 /// Writes the autograder zip that `args` describes.
 pub fn write_zip(args: &ZipArgs) -> Result<(), Failure> {
-    let lab = labs::find(&args.lab).map_err(Failure::new)?;
-    let checks = grade::rubrics::rubric(&lab);
-    if checks.is_empty() {
-        return Err(
-            Failure::new(format!("lab {} has no rubric yet", lab.number))
-                .hint("the graded labs are listed in the book's chapter for instructors"),
-        );
-    }
+    let (lab, checks) = super::graded_lab(&args.lab)?;
     if let Some(unknown) = args
         .hide
         .iter()
@@ -100,25 +83,15 @@ pub fn write_zip(args: &ZipArgs) -> Result<(), Failure> {
                 .hint("--hide takes check ids from the lab's rubric table"),
         );
     }
-    let programs = Programs {
-        server: args.server.clone(),
-        client: args.client.clone(),
-        is_crate: args.is_crate,
-        startup_seconds: args.startup_timeout,
-    };
-    if programs.server.is_none() && programs.client.is_none() && !programs.is_crate {
-        return Err(
-            Failure::new("nothing to grade: no --server, --client or --crate")
-                .hint("say how to run a submission, e.g. --server 'python3 server.py'"),
-        );
-    }
+    let programs = &args.programs;
+    programs.check_given()?;
     let zip = std::path::absolute(&args.zip)
         .map_err(|err| Failure::io(format_args!("find {}", args.zip.display()), &err))?;
     let staging = tempfile::Builder::new()
         .prefix("labkit-autograder-")
         .tempdir()
         .map_err(|err| Failure::io("make a staging folder", &err))?;
-    stage(&lab, &programs, &args.hide, staging.path()).map_err(Failure::new)?;
+    stage(&lab, programs, &args.hide, staging.path()).map_err(Failure::new)?;
     if zip.exists() {
         std::fs::remove_file(&zip)
             .map_err(|err| Failure::io(format_args!("replace {}", zip.display()), &err))?;

@@ -17,8 +17,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use shared::Failure;
 
 use super::{Grading, Isolation, Programs, Report, grade_submission, gradebook, sandbox};
-use crate::grade;
-use crate::labs::{self, Lab};
+use crate::labs::Lab;
 
 /// What `labkit grade-class` takes.
 #[derive(clap::Args)]
@@ -27,16 +26,9 @@ pub struct ClassArgs {
     lab: String,
     /// The class: one subfolder per student, named after the student
     dir: PathBuf,
-    /// The server command, run in a scratch copy of each student's folder
-    /// (e.g. 'python3 server.py'); the contract's options are appended
-    #[arg(long, value_name = "COMMAND")]
-    server: Option<String>,
-    /// The client command, run the same way (e.g. 'python3 client.py')
-    #[arg(long, value_name = "COMMAND")]
-    client: Option<String>,
-    /// Each student's folder is a Cargo crate shaped like `just starter NN`
-    #[arg(long = "crate", conflicts_with_all = ["server", "client"])]
-    is_crate: bool,
+    /// How to run each student's programs
+    #[command(flatten)]
+    programs: Programs,
     /// How many students to grade at once (default: the number of cores)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     jobs: Option<u16>,
@@ -49,10 +41,6 @@ pub struct ClassArgs {
     /// Run the students' programs without a sandbox (each report says so)
     #[arg(long)]
     no_sandbox: bool,
-    /// Seconds a server may take to print its listening line (default 5, as
-    /// in `grade`); more for Python on a machine busy with other work
-    #[arg(long, value_name = "SECONDS")]
-    startup_timeout: Option<u64>,
 }
 
 /// One student of the class.
@@ -76,19 +64,8 @@ struct Graded {
 /// each sandbox; prints the summary. Fails only when a student could not be
 /// given a result, or the input is unusable.
 pub fn run(args: ClassArgs, labkit: &Path) -> Result<(), Failure> {
-    let lab = labs::find(&args.lab).map_err(Failure::new)?;
-    if grade::rubrics::rubric(&lab).is_empty() {
-        return Err(
-            Failure::new(format!("lab {} has no rubric yet", lab.number))
-                .hint("the graded labs are listed in the book's chapter for instructors"),
-        );
-    }
-    if args.server.is_none() && args.client.is_none() && !args.is_crate {
-        return Err(
-            Failure::new("nothing to grade: no --server, --client or --crate")
-                .hint("say how to run each student's programs, e.g. --server 'python3 server.py'"),
-        );
-    }
+    let (lab, checks) = super::graded_lab(&args.lab)?;
+    args.programs.check_given()?;
     let dir = args.dir.canonicalize().map_err(|err| {
         Failure::io(
             format_args!("open the class folder {}", args.dir.display()),
@@ -122,12 +99,7 @@ pub fn run(args: ClassArgs, labkit: &Path) -> Result<(), Failure> {
     } else {
         sandbox::check_available().map_err(|why| Failure::new(why).hint(sandbox::INSTALL_HINT))?;
     }
-    let programs = Programs {
-        server: args.server.clone(),
-        client: args.client.clone(),
-        is_crate: args.is_crate,
-        startup_seconds: args.startup_timeout,
-    };
+    let programs = &args.programs;
     let to_grade: Vec<&Student> = students
         .iter()
         .filter(|student| {
@@ -135,7 +107,7 @@ pub fn run(args: ClassArgs, labkit: &Path) -> Result<(), Failure> {
         })
         .collect();
     // Warming up costs one build: worth it from two crates on.
-    let warm = if args.is_crate && to_grade.len() > 1 {
+    let warm = if programs.is_crate && to_grade.len() > 1 {
         eprintln!(
             "building lab {}'s starter once, so each student's build starts warm...",
             lab.number
@@ -149,7 +121,7 @@ pub fn run(args: ClassArgs, labkit: &Path) -> Result<(), Failure> {
     let warm_target = warm.as_ref().map(|dir| dir.path().join("target"));
     let grading = Grading {
         lab: &lab,
-        programs: &programs,
+        programs,
         labkit,
         isolation: if args.no_sandbox {
             Isolation::Unsandboxed
@@ -172,10 +144,7 @@ pub fn run(args: ClassArgs, labkit: &Path) -> Result<(), Failure> {
                 .map(|checks| (student.name.clone(), checks))
         })
         .collect();
-    let ids: Vec<String> = grade::rubrics::rubric(&lab)
-        .iter()
-        .map(|check| check.id.to_string())
-        .collect();
+    let ids: Vec<String> = checks.iter().map(|check| check.id.to_string()).collect();
     let csv_path = out.join("grades.csv");
     gradebook::write_whole(&csv_path, &gradebook::csv(&ids, &results)).map_err(Failure::new)?;
     print_summary(&lab, &graded, &results, wall, jobs, &csv_path)?;

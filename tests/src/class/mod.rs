@@ -49,23 +49,58 @@ pub const GRADE_DEADLINE: Duration = Duration::from_secs(300);
 /// release build of a starter takes about a minute on two busy cores.
 pub const BUILD_DEADLINE: Duration = Duration::from_secs(600);
 
-/// How to run one submission: the `CMD` rules of `grade-class`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// The lab named `name` (1, 01 or hello) and its rubric's checks, or why it
+/// cannot be graded.
+pub fn graded_lab(name: &str) -> Result<(Lab, Vec<grade::Check>), shared::Failure> {
+    let lab = crate::labs::find(name).map_err(shared::Failure::new)?;
+    let checks = grade::rubrics::rubric(&lab);
+    if checks.is_empty() {
+        return Err(
+            shared::Failure::new(format!("lab {} has no rubric yet", lab.number))
+                .hint("the graded labs are listed in the book's chapter for instructors"),
+        );
+    }
+    Ok((lab, checks))
+}
+
+/// How to run one submission: the `CMD` rules of `grade-class`, the same
+/// options for `grade-class`, `autograder` and `grade-here` (and stored in
+/// the autograder's `autograder.json`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, clap::Args)]
 pub struct Programs {
-    /// The server command, run in the submission's folder (ours if `None`).
+    /// The server command, run in a scratch copy of the submission's folder
+    /// (e.g. 'python3 server.py'); the contract's options are appended
+    #[arg(long, value_name = "COMMAND")]
     pub server: Option<String>,
-    /// The client command, run in the submission's folder (ours if `None`).
+    /// The client command, run the same way (e.g. 'python3 client.py')
+    #[arg(long, value_name = "COMMAND")]
     pub client: Option<String>,
-    /// The submission is a Cargo crate shaped like `just starter NN`.
+    /// The submission is a Cargo crate shaped like `just starter NN`, built
+    /// offline before it is graded
+    #[arg(long = "crate", conflicts_with_all = ["server", "client"])]
     #[serde(rename = "crate")]
     pub is_crate: bool,
-    /// How long a server may take to print its listening line, if not the
-    /// grader's usual 5 s: Python starting on a busy machine can take longer.
+    /// Seconds a server may take to print its listening line (default 5, as
+    /// in `grade`): Python starting on a busy machine can take longer
+    #[arg(long = "startup-timeout", value_name = "SECONDS")]
     #[serde(default)]
     pub startup_seconds: Option<u64>,
 }
 
 impl Programs {
+    /// Fails unless some program is given: grading only our own programs
+    /// would grade nobody.
+    pub fn check_given(&self) -> Result<(), shared::Failure> {
+        if self.server.is_none() && self.client.is_none() && !self.is_crate {
+            return Err(
+                shared::Failure::new("nothing to grade: no --server, --client or --crate").hint(
+                    "say how to run a submission's programs, e.g. --server 'python3 server.py'",
+                ),
+            );
+        }
+        Ok(())
+    }
+
     /// The arguments of `labkit grade-here` that grade these programs.
     fn grade_here_args(&self, lab: &Lab) -> Vec<String> {
         let mut args = vec!["grade-here".to_string(), lab.number.clone()];
@@ -443,35 +478,20 @@ pub fn copy_folder(from: &Path, to: &Path, times: Times) -> Result<(), String> {
     Ok(())
 }
 
-/// What `labkit grade-here` takes: the lab and the `CMD` rules.
+/// What `labkit grade-here` takes: the lab and its programs.
 #[derive(clap::Args)]
 pub struct GradeHereArgs {
     /// The lab: 1, 01, or its name (hello)
     lab: String,
-    /// The server command, run in the current folder
-    #[arg(long, value_name = "COMMAND")]
-    server: Option<String>,
-    /// The client command, run in the current folder
-    #[arg(long, value_name = "COMMAND")]
-    client: Option<String>,
-    /// The current folder is a crate to build first
-    #[arg(long = "crate")]
-    is_crate: bool,
-    /// Seconds a server may take to print its listening line
-    #[arg(long, value_name = "SECONDS")]
-    startup_timeout: Option<u64>,
+    /// The programs, run in the current folder
+    #[command(flatten)]
+    programs: Programs,
 }
 
 /// `labkit grade-here`: prints [`grade_here`]'s report as one JSON document.
 pub fn grade_here_command(args: &GradeHereArgs, bin_dir: &Path) -> Result<(), shared::Failure> {
     let lab = crate::labs::find(&args.lab).map_err(shared::Failure::new)?;
-    let programs = Programs {
-        server: args.server.clone(),
-        client: args.client.clone(),
-        is_crate: args.is_crate,
-        startup_seconds: args.startup_timeout,
-    };
-    let report = grade_here(&lab, &programs, bin_dir).map_err(shared::Failure::new)?;
+    let report = grade_here(&lab, &args.programs, bin_dir).map_err(shared::Failure::new)?;
     let json = serde_json::to_string(&report)
         .map_err(|err| shared::Failure::new(format!("cannot encode the report: {err}")))?;
     let mut stdout = std::io::stdout().lock();
