@@ -207,6 +207,17 @@ fn bad_input_gets_a_clear_message_and_never_stops_the_batch() {
         "{}",
         report("o'brien, \"pat\"")
     );
+    // The rerun command works from anywhere: it names the student's folder.
+    let rerun = format!(
+        "reproduce: (cd '{}' && {} grade 02 --only listening-line --sandbox --server 'python3 server.py' --client 'python3 client.py')",
+        class.join("no server").display(),
+        env!("CARGO_BIN_EXE_labkit")
+    );
+    assert!(
+        report("no server").contains(&rerun),
+        "{}",
+        report("no server")
+    );
     let json = std::fs::read_to_string(out.join("no server.json")).unwrap();
     let results: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(results["score"], 25);

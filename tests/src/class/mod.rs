@@ -101,8 +101,9 @@ impl Programs {
         Ok(())
     }
 
-    /// The arguments of `labkit grade-here` that grade these programs.
-    fn grade_here_args(&self, lab: &Lab) -> Vec<String> {
+    /// The arguments of `labkit grade-here` that grade these programs of
+    /// the submission in `origin`, sandboxed or not.
+    fn grade_here_args(&self, lab: &Lab, origin: &Path, sandboxed: bool) -> Vec<String> {
         let mut args = vec!["grade-here".to_string(), lab.number.clone()];
         for (option, command) in [("--server", &self.server), ("--client", &self.client)] {
             if let Some(command) = command {
@@ -115,7 +116,38 @@ impl Programs {
         if let Some(seconds) = self.startup_seconds {
             args.extend(["--startup-timeout".to_string(), seconds.to_string()]);
         }
+        args.extend([
+            "--origin".to_string(),
+            origin.to_string_lossy().into_owned(),
+        ]);
+        if sandboxed {
+            args.push("--sandboxed".to_string());
+        }
         args
+    }
+
+    /// The command that runs check `id` again on the submission in `how`'s
+    /// folder, as `grade` would, for the report.
+    fn rerun(&self, lab: &Lab, id: &str, how: &Rerun) -> String {
+        let labkit = how.bin_dir.join("labkit");
+        let mut words = format!(
+            "(cd {} && {} grade {} --only {id}",
+            grade::shell_quote(&how.origin.to_string_lossy()),
+            grade::shell_quote(&labkit.to_string_lossy()),
+            lab.number
+        );
+        if how.sandboxed {
+            words += " --sandbox";
+        }
+        for (option, command) in [("--server", &self.server), ("--client", &self.client)] {
+            if let Some(command) = command {
+                words += &format!(" {option} {}", grade::shell_quote(command));
+            }
+        }
+        if self.is_crate {
+            words += " --crate .";
+        }
+        words + ")"
     }
 
     /// Lines warning of files the commands name that `folder` lacks, such
@@ -238,11 +270,21 @@ impl Report {
     }
 }
 
+/// Where a report's "reproduce" commands run a check again.
+pub struct Rerun {
+    /// The submission's own folder (the grade ran in a copy of it).
+    pub origin: PathBuf,
+    /// Where `labkit` and the labs' programs are.
+    pub bin_dir: PathBuf,
+    /// Whether the grade ran in the sandbox (so should the rerun).
+    pub sandboxed: bool,
+}
+
 /// `labkit grade-here`: grades the programs in the current folder (built
 /// first with `--crate`) and prints the [`Report`] as JSON on stdout. This
 /// is what runs inside the sandbox.
-pub fn grade_here(lab: &Lab, programs: &Programs, bin_dir: &Path) -> Result<Report, String> {
-    let reference = Subject::reference(lab, bin_dir);
+pub fn grade_here(lab: &Lab, programs: &Programs, rerun: &Rerun) -> Result<Report, String> {
+    let reference = Subject::reference(lab, &rerun.bin_dir);
     let mut subject = Subject {
         server: programs.server.clone().unwrap_or(reference.server.clone()),
         client: programs.client.clone().unwrap_or(reference.client.clone()),
@@ -263,22 +305,7 @@ pub fn grade_here(lab: &Lab, programs: &Programs, bin_dir: &Path) -> Result<Repo
         .startup_seconds
         .map_or(grade::session::STARTUP_TIMEOUT, Duration::from_secs);
     let outcomes = grade::grade_checks(lab, &subject, &reference, startup, |_| true);
-    // Run in a copy of the submission's folder, as here.
-    let reproduce = |id: &str| {
-        let mut words = format!("just grade {} --only {id}", lab.number);
-        for (option, command) in [
-            ("--server", &programs.server),
-            ("--client", &programs.client),
-        ] {
-            if let Some(command) = command {
-                words += &format!(" {option} {}", grade::shell_quote(command));
-            }
-        }
-        if programs.is_crate {
-            words += " --crate .";
-        }
-        words
-    };
+    let reproduce = |id: &str| programs.rerun(lab, id, rerun);
     let gradescope = serde_json::from_str(&report::gradescope(&outcomes, &[]))
         .map_err(|err| format!("the grader's JSON does not parse: {err}"))?;
     Ok(Report {
@@ -342,15 +369,25 @@ pub fn grade_submission(grading: &Grading, folder: &Path, scratch: &Path) -> Rep
     };
     let report = copy_folder(folder, &work, Times::Fresh)
         .and_then(warm)
-        .and_then(|()| run_grade_here(grading, scratch, &work))
+        .and_then(|()| run_grade_here(grading, folder, scratch, &work))
         .unwrap_or_else(|why| Report::zeros(lab, &why));
     report.with_notes(&notes)
 }
 
-/// Runs `labkit grade-here` in `work` (sandboxed or not) and reads its report.
-fn run_grade_here(grading: &Grading, scratch: &Path, work: &Path) -> Result<Report, String> {
-    let args = grading.programs.grade_here_args(grading.lab);
-    let mut command = if grading.isolation == Isolation::Sandbox {
+/// Runs `labkit grade-here` in `work`, the copy of `origin` (sandboxed or
+/// not), and reads its report.
+fn run_grade_here(
+    grading: &Grading,
+    origin: &Path,
+    scratch: &Path,
+    work: &Path,
+) -> Result<Report, String> {
+    let sandboxed = grading.isolation == Isolation::Sandbox;
+    let origin = std::path::absolute(origin).unwrap_or_else(|_| origin.to_path_buf());
+    let args = grading
+        .programs
+        .grade_here_args(grading.lab, &origin, sandboxed);
+    let mut command = if sandboxed {
         let bin_dir = grading.labkit.parent().unwrap_or(grading.labkit);
         let visible = sandbox::under_tmp(&[bin_dir, &crate::labs::labs_dir()]);
         sandbox::command(scratch, work, grading.labkit, &args, &visible)?
@@ -486,12 +523,23 @@ pub struct GradeHereArgs {
     /// The programs, run in the current folder
     #[command(flatten)]
     programs: Programs,
+    /// The submission's own folder, for the reports' rerun commands
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    origin: PathBuf,
+    /// The grade runs in the sandbox, and so should a rerun
+    #[arg(long)]
+    sandboxed: bool,
 }
 
 /// `labkit grade-here`: prints [`grade_here`]'s report as one JSON document.
 pub fn grade_here_command(args: &GradeHereArgs, bin_dir: &Path) -> Result<(), shared::Failure> {
     let lab = crate::labs::find(&args.lab).map_err(shared::Failure::new)?;
-    let report = grade_here(&lab, &args.programs, bin_dir).map_err(shared::Failure::new)?;
+    let rerun = Rerun {
+        origin: args.origin.clone(),
+        bin_dir: bin_dir.to_path_buf(),
+        sandboxed: args.sandboxed,
+    };
+    let report = grade_here(&lab, &args.programs, &rerun).map_err(shared::Failure::new)?;
     let json = serde_json::to_string(&report)
         .map_err(|err| shared::Failure::new(format!("cannot encode the report: {err}")))?;
     let mut stdout = std::io::stdout().lock();
