@@ -288,8 +288,9 @@ fn only_missing_grades_the_rest_and_no_sandbox_is_marked() {
 }
 
 /// `run-autograder` (what the zip's `run_autograder` calls) always writes
-/// results.json: full marks for a correct submission, fewer for a broken
-/// one, and zeros with a top-level `output` for an empty one.
+/// results.json: full marks for a correct submission (also when it comes as
+/// one folder), fewer for a broken one, and zeros with a top-level `output`
+/// for an empty one.
 #[test]
 fn run_autograder_always_writes_results() {
     let root = tempfile::tempdir().unwrap();
@@ -325,6 +326,11 @@ fn run_autograder_always_writes_results() {
         .filter(|test| test["visibility"] == "after_due_date")
         .collect();
     assert_eq!(hidden.len(), 1);
+    // Uploaded as a zip of the student's folder: graded the same.
+    let nested = grade(&|folder| {
+        correct(folder, "alice");
+    });
+    assert_eq!(nested["score"], 100, "{nested}");
     let broken = grade(&|folder| {
         student(
             folder.parent().unwrap(),

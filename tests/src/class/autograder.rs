@@ -58,8 +58,11 @@ impl RunArgs {
 /// `autograder.json`, beside the source in the zip: what to grade and how.
 #[derive(Debug, Serialize, Deserialize)]
 struct Config {
+    /// The lab's number.
     lab: String,
+    /// How to run a submission.
     programs: Programs,
+    /// Checks shown only after the due date.
     hide: Vec<String>,
 }
 
@@ -271,12 +274,12 @@ fn grade_the_submission(root: &Path, bin_dir: &Path) -> Result<Report, String> {
             )
         })?;
     let lab = labs::find(&config.lab).map_err(|err| format!("The autograder is broken: {err}"))?;
-    let submission = root.join("submission");
+    let submission = unwrap_lone_folder(&root.join("submission"));
     let empty = std::fs::read_dir(&submission).map_or(true, |mut entries| entries.next().is_none());
     let report = if empty {
         Report::zeros(
             &lab,
-            "the submission is empty: upload your files (not a folder of them) and submit again",
+            "the submission is empty: upload your files and submit again",
         )
     } else {
         let scratch = tempfile::Builder::new()
@@ -294,6 +297,18 @@ fn grade_the_submission(root: &Path, bin_dir: &Path) -> Result<Report, String> {
         grade_submission(&grading, &submission, scratch.path())
     };
     Ok(hide_checks(report, &config.hide))
+}
+
+/// The folder inside `folder` if that is all it holds (a student who
+/// uploaded a zip of their folder), else `folder` itself.
+fn unwrap_lone_folder(folder: &Path) -> PathBuf {
+    let entries: Vec<PathBuf> = std::fs::read_dir(folder)
+        .map(|entries| entries.flatten().map(|entry| entry.path()).collect())
+        .unwrap_or_default();
+    match entries.as_slice() {
+        [only] if only.is_dir() => only.clone(),
+        _ => folder.to_path_buf(),
+    }
 }
 
 /// Marks the checks named in `hide` as shown only after the due date.

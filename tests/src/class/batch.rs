@@ -53,7 +53,9 @@ struct Student {
 
 /// How one student's grade went, for the summary.
 struct Graded {
+    /// The student.
     name: String,
+    /// How long their grade took, sandbox and all.
     seconds: f64,
     /// A line for the summary when the grade has notes or failed to be
     /// stored.

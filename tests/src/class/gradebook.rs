@@ -152,6 +152,7 @@ pub fn most_failed(
 mod tests {
     use super::*;
 
+    /// Check scores from `(id, score, max_score)` triples.
     fn scores(pairs: &[(&str, u32, u32)]) -> Vec<CheckScore> {
         pairs
             .iter()
