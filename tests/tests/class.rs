@@ -173,7 +173,19 @@ fn bad_input_gets_a_clear_message_and_never_stops_the_batch() {
     let stderr = text(&empty.stderr);
     assert!(stderr.contains("holds no student folders"), "{stderr}");
 
+    // Where bubblewrap cannot run (here: it is not on the PATH), the grade
+    // is refused with one line saying why and what to do.
     correct(&class, "Zoë Ådahl");
+    let refused = for_python("grade-class", &class)
+        .env("PATH", "/nonexistent")
+        .output()
+        .expect("run labkit grade-class");
+    assert!(!refused.status.success());
+    let stderr = text(&refused.stderr);
+    assert!(stderr.starts_with("error: cannot run bwrap"), "{stderr}");
+    assert!(stderr.contains("--no-sandbox"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
     correct(&class, "o'brien, \"pat\"");
     student(
         &class,
