@@ -387,7 +387,7 @@ fn run_grade_here(
     let args = grading
         .programs
         .grade_here_args(grading.lab, &origin, sandboxed);
-    let mut command = if sandboxed {
+    let mut run = if sandboxed {
         let bin_dir = grading.labkit.parent().unwrap_or(grading.labkit);
         let visible = sandbox::under_tmp(&[bin_dir, &crate::labs::labs_dir()]);
         sandbox::command(scratch, work, grading.labkit, &args, &visible)?
@@ -402,14 +402,17 @@ fn run_grade_here(
             .args(&args)
             .current_dir(work)
             .env("TMPDIR", private_tmp);
-        plain
+        sandbox::Sandboxed {
+            command: plain,
+            process_group: None,
+        }
     };
     let deadline = if grading.programs.is_crate {
         GRADE_DEADLINE + BUILD_DEADLINE
     } else {
         GRADE_DEADLINE
     };
-    let output = run_with_deadline(&mut command, deadline)?;
+    let output = run_with_deadline(&mut run.command, deadline)?;
     serde_json::from_slice(&output.stdout).map_err(|_| {
         let errors = String::from_utf8_lossy(&output.stderr);
         let lines: Vec<&str> = errors.lines().collect();
