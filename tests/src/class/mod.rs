@@ -19,6 +19,8 @@
 //! - [`gradebook`]: `grades.csv`, and each student's `.txt` and `.json`.
 //! - [`crates`]: building a student's crate, from a shared warm start.
 //! - [`autograder`]: the Gradescope zip and its `run_autograder`.
+//! - `report`: one submission's grade, for people and for Gradescope.
+//! - `scratch`: copying a submission, and running a grade with a deadline.
 //!
 //! The grade inside reports on stdout rather than into a file the student's
 //! programs could overwrite; a student who attacks the grader process itself
@@ -28,17 +30,21 @@ pub mod autograder;
 pub mod batch;
 pub mod crates;
 pub mod gradebook;
+mod report;
 pub mod sandbox;
+mod scratch;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::grade::{self, Subject, report};
+use crate::grade::{self, Subject};
 use crate::labs::Lab;
+pub use report::{CheckScore, Report};
+use scratch::run_with_deadline;
+pub use scratch::{Times, copy_folder};
 
 /// The longest a whole grade may take, sandbox and all: the grader's own
 /// time limits end every check well before this, so reaching it means a
@@ -173,103 +179,6 @@ impl Programs {
     }
 }
 
-/// One check's points in a [`Report`].
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct CheckScore {
-    /// The check's id.
-    pub id: String,
-    /// Points earned.
-    pub score: u32,
-    /// Points possible.
-    pub max_score: u32,
-}
-
-/// One submission's grade: what `grade-here` prints, and what the gradebook
-/// stores.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Report {
-    /// The text report a person reads.
-    pub text: String,
-    /// Gradescope's `results.json`, with a top-level `output` for notes.
-    pub gradescope: serde_json::Value,
-    /// Each check's points, in rubric order.
-    pub checks: Vec<CheckScore>,
-}
-
-impl Report {
-    /// Points earned and possible.
-    pub fn totals(&self) -> (u32, u32) {
-        self.checks
-            .iter()
-            .fold((0, 0), |(earned, possible), check| {
-                (earned + check.score, possible + check.max_score)
-            })
-    }
-
-    /// A report of zeros for every check of `lab`, saying `why` there is no
-    /// grade (a crate that does not build, a grade that ran out of time).
-    pub fn zeros(lab: &Lab, why: &str) -> Report {
-        let rubric = grade::rubrics::rubric(lab);
-        let checks: Vec<CheckScore> = rubric
-            .iter()
-            .map(|check| CheckScore {
-                id: check.id.to_string(),
-                score: 0,
-                max_score: check.points,
-            })
-            .collect();
-        let possible: u32 = checks.iter().map(|check| check.max_score).sum();
-        let tests: Vec<serde_json::Value> = rubric
-            .iter()
-            .map(|check| {
-                serde_json::json!({
-                    "name": format!("{}: {}", check.id, check.title),
-                    "score": 0,
-                    "max_score": check.points,
-                    "output": format!("not graded: {why}"),
-                    "visibility": "visible",
-                })
-            })
-            .collect();
-        Report {
-            text: format!(
-                "not graded: {why}\n\nlab {}: 0/{possible} points (0%), 0 of {} checks passed\n",
-                lab.number,
-                checks.len()
-            ),
-            gradescope: serde_json::json!({
-                "score": 0,
-                "max_score": possible,
-                "output": format!("not graded: {why}"),
-                "tests": tests,
-            }),
-            checks,
-        }
-    }
-
-    /// Puts `notes` at the top of both reports (Gradescope shows the
-    /// top-level `output` above the checks).
-    pub fn with_notes(mut self, notes: &[String]) -> Report {
-        if notes.is_empty() {
-            return self;
-        }
-        let block: String = notes.iter().map(|note| format!("note: {note}\n")).collect();
-        self.text = format!("{block}\n{}", self.text);
-        if let Some(results) = self.gradescope.as_object_mut() {
-            let before = results
-                .get("output")
-                .and_then(|output| output.as_str())
-                .map(|output| format!("\n{output}"))
-                .unwrap_or_default();
-            results.insert(
-                "output".into(),
-                format!("{}{before}", block.trim_end()).into(),
-            );
-        }
-        self
-    }
-}
-
 /// Where a report's "reproduce" commands run a check again.
 pub struct Rerun {
     /// The submission's own folder (the grade ran in a copy of it).
@@ -306,10 +215,10 @@ pub fn grade_here(lab: &Lab, programs: &Programs, rerun: &Rerun) -> Result<Repor
         .map_or(grade::session::STARTUP_TIMEOUT, Duration::from_secs);
     let outcomes = grade::grade_checks(lab, &subject, &reference, startup, |_| true);
     let reproduce = |id: &str| programs.rerun(lab, id, rerun);
-    let gradescope = serde_json::from_str(&report::gradescope(&outcomes, &[]))
+    let gradescope = serde_json::from_str(&grade::report::gradescope(&outcomes, &[]))
         .map_err(|err| format!("the grader's JSON does not parse: {err}"))?;
     Ok(Report {
-        text: report::text(&lab.number, &outcomes, &reproduce),
+        text: grade::report::text(&lab.number, &outcomes, &reproduce),
         gradescope,
         checks: outcomes
             .iter()
@@ -424,100 +333,6 @@ fn run_grade_here(
     })
 }
 
-/// Runs `command` to the end, or kills it at `deadline`.
-fn run_with_deadline(
-    command: &mut Command,
-    deadline: Duration,
-) -> Result<std::process::Output, String> {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|err| format!("cannot start the grade: {err}"))?;
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut bytes);
-            }
-            bytes
-        })
-    };
-    let stdout = drain(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let stderr = drain(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() < deadline => {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Ok(None) | Err(_) => {
-                // Killing bubblewrap ends the whole sandbox: its processes
-                // are in its PID namespace and die with it.
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "the grade did not finish within {} s and was stopped",
-                    deadline.as_secs()
-                ));
-            }
-        }
-    };
-    Ok(std::process::Output {
-        status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-    })
-}
-
-/// Whether a copy keeps the files' modification times, which cargo
-/// compares to tell what to rebuild.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Times {
-    /// Keep them: a warm target folder must look as built as it was.
-    Keep,
-    /// Make them now: a student's sources must look newer than anything
-    /// built before, or cargo would keep the warm start's programs.
-    Fresh,
-}
-
-/// Copies the files and folders under `from` into the new folder `to`.
-/// Symbolic links are left out: one could point anywhere on the machine.
-pub fn copy_folder(from: &Path, to: &Path, times: Times) -> Result<(), String> {
-    std::fs::create_dir_all(to).map_err(|err| format!("cannot create {}: {err}", to.display()))?;
-    let entries =
-        std::fs::read_dir(from).map_err(|err| format!("cannot list {}: {err}", from.display()))?;
-    for entry in entries {
-        let entry = entry.map_err(|err| format!("cannot list {}: {err}", from.display()))?;
-        let (source, target): (PathBuf, PathBuf) = (entry.path(), to.join(entry.file_name()));
-        let kind = entry
-            .file_type()
-            .map_err(|err| format!("cannot read {}: {err}", source.display()))?;
-        if kind.is_dir() {
-            copy_folder(&source, &target, times)?;
-        } else if kind.is_file() {
-            std::fs::copy(&source, &target)
-                .map_err(|err| format!("cannot copy {}: {err}", source.display()))?;
-            if times == Times::Keep {
-                keep_modified_time(&source, &target)?;
-            }
-        }
-    }
-    Ok(())
-}
-
 /// What `labkit grade-here` takes: the lab and its programs.
 #[derive(clap::Args)]
 pub struct GradeHereArgs {
@@ -549,17 +364,4 @@ pub fn grade_here_command(args: &GradeHereArgs, bin_dir: &Path) -> Result<(), sh
     std::io::Write::write_all(&mut stdout, json.as_bytes())?;
     std::io::Write::flush(&mut stdout)?;
     Ok(())
-}
-
-/// Gives `target` the modification time of `source`.
-fn keep_modified_time(source: &Path, target: &Path) -> Result<(), String> {
-    let failed = |err: std::io::Error| format!("cannot copy {}: {err}", source.display());
-    let modified = std::fs::metadata(source)
-        .and_then(|meta| meta.modified())
-        .map_err(failed)?;
-    std::fs::File::options()
-        .write(true)
-        .open(target)
-        .and_then(|file| file.set_modified(modified))
-        .map_err(failed)
 }
