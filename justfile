@@ -53,6 +53,20 @@ book:
 grade NUM *ARGS: build
     @target/debug/labkit grade "$@"
 
+# Grade every student (subfolder) of DIR for lab NUM, each in a sandbox, into a gradebook: --server/--client 'CMD' or --crate, --jobs N, --out OUT, --only-missing, --no-sandbox
+[no-exit-message]
+grade-class NUM DIR *ARGS: build
+    @target/debug/labkit grade-class "$@"
+
+# Write a Gradescope autograder zip for lab NUM: --server/--client 'CMD' or --crate, --hide CHECK,...
+[no-exit-message]
+autograder NUM ZIP *ARGS: build
+    @target/debug/labkit autograder "$@"
+
+# Time grade-class against `just grade` in a loop on 40 Python submissions of lab 02 (a few minutes)
+bench-class: build
+    bash tests/bench/grade-class.sh
+
 # Write a starter crate for lab NUM into the new folder DIR: the lab with its lessons left as TODOs
 [no-exit-message]
 starter NUM DIR: build
@@ -89,6 +103,8 @@ ci:
     just test
     just check-starters
     just check-fixtures
+    @# The autograder zip built and run as Gradescope would: a cold build, so not in `just test`.
+    cargo test --quiet -p labkit --test class -- --ignored
 
 # Runs mdbook, installing it first if this machine does not have it
 _mdbook *ARGS:

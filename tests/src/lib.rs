@@ -12,10 +12,13 @@
 //!   that trickle in.
 //! - [`proxy`]: a TCP proxy that re-cuts the byte stream, so framing bugs show.
 //! - [`starter`]: student starter crates, made from markers in the labs' code.
+//! - [`class`]: a whole class graded at once, each submission in a sandbox,
+//!   into a gradebook; and the Gradescope autograder.
 //! - [`book`]: checks that every `{{#include file:anchor}}` in the book points
 //!   at a file and anchor that exist, so the text cannot drift from the code.
 
 pub mod book;
+pub mod class;
 pub mod contract;
 pub mod demo;
 pub mod grade;

@@ -226,8 +226,8 @@ struct ClientSide<'a> {
 
 impl ClientSide<'_> {
     /// A progress bar for `total` bytes, drawn only if wanted.
-    fn progress(&self, label: &str, total: u64) -> Progress<io::Stderr> {
-        Progress::new(label, total, self.settings.show_progress.then(io::stderr))
+    fn progress(&self, label: &str, total: u64) -> Progress {
+        Progress::new(label, total, self.settings.show_progress)
     }
 }
 

@@ -19,7 +19,7 @@
 //! - [`folder`]: the shared folder: open, check and list its files safely.
 //! - [`partial`]: the temporary file that becomes the real one at the end.
 //! - [`checksum`]: SHA-256 computed as the bytes stream past.
-//! - [`progress`]: the hand-drawn progress bar.
+//! - [`progress`]: the transfer's progress bar, drawn by `indicatif`.
 //! - [`size`]: `4GiB` and friends.
 //! - [`bench`]: `lab06-bench`, speed and memory next to a plain copy.
 //!

@@ -34,6 +34,17 @@ enum Action {
     Proxy(ProxyArgs),
     /// Grades a lab's programs (ours by default) against the lab's rubric
     Grade(GradeArgs),
+    /// Grades every student of a class folder, each in a sandbox, into a gradebook
+    GradeClass(labkit::class::batch::ClassArgs),
+    /// Writes a Gradescope autograder zip for a lab
+    Autograder(labkit::class::autograder::ZipArgs),
+    /// Grades the submission in the autograder's folders (run_autograder calls this)
+    #[command(hide = true)]
+    RunAutograder(labkit::class::autograder::RunArgs),
+    /// Grades the programs in the current folder and prints the report as JSON
+    /// (grade-class runs this inside each sandbox)
+    #[command(hide = true)]
+    GradeHere(labkit::class::GradeHereArgs),
     /// Captures labs' demo output and rubric tables into the book
     Transcripts {
         /// The labs to capture (all when none is given)
@@ -110,6 +121,10 @@ struct GradeArgs {
     /// Checks whose results students see only after the due date (json)
     #[arg(long, value_name = "CHECK,...", value_delimiter = ',')]
     hide: Vec<String>,
+    /// Run the whole grade in a sandbox: no network but its own loopback, a
+    /// read-only system, limits on processes, memory and file size
+    #[arg(long)]
+    sandbox: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -131,7 +146,16 @@ fn main() -> ExitCode {
             });
             demo::run(&lab, &bin_dir, print).map_err(Failure::new)
         }
+        Action::Grade(grade_args) if grade_args.sandbox => {
+            labkit::class::sandbox::run_this_inside(&bin_dir()?, "--sandbox")
+        }
         Action::Grade(grade_args) => grade(grade_args),
+        Action::GradeClass(class_args) => {
+            labkit::class::batch::run(class_args, &std::env::current_exe()?)
+        }
+        Action::Autograder(zip_args) => labkit::class::autograder::write_zip(&zip_args),
+        Action::RunAutograder(run_args) => labkit::class::autograder::run(&run_args, &bin_dir()?),
+        Action::GradeHere(here_args) => labkit::class::grade_here_command(&here_args, &bin_dir()?),
         Action::Proxy(proxy_args) => proxy(proxy_args),
         Action::CheckFixtures { labs: wanted } => check_fixtures(&wanted),
         Action::Transcripts { labs: wanted } => {

@@ -1,7 +1,10 @@
-//! Cargo manifests, edited line by line: the starter keeps the suite's
-//! settings with concrete values and only the dependencies its crates use.
+//! Cargo manifests, edited with `toml_edit`, which keeps their comments and
+//! layout: the starter keeps the suite's settings with concrete values and
+//! only the dependencies its crates use.
 
 use std::collections::BTreeSet;
+
+use toml_edit::{DocumentMut, Item, Table};
 
 use crate::labs::Lab;
 
@@ -9,145 +12,58 @@ use crate::labs::Lab;
 /// (the student is graded by `just grade` instead).
 const TEST_ONLY_DEPENDENCIES: [&str; 2] = ["labkit", "assert_cmd"];
 
-/// One `[section]` of a Cargo manifest (or the lines before the first one).
-struct Section<'a> {
-    /// The header line as written, `None` for the lines before the first.
-    header: Option<&'a str>,
-    /// The header's name: `workspace.dependencies`, `bin`, …
-    name: String,
-    lines: Vec<&'a str>,
+/// Parses a manifest, saying which one is broken if it is.
+fn parse(manifest: &str, what: &str) -> Result<DocumentMut, String> {
+    manifest
+        .parse()
+        .map_err(|err| format!("{what} is not valid TOML: {err}"))
 }
 
-/// Cuts a manifest into its sections, keeping every line.
-fn sections(manifest: &str) -> Vec<Section<'_>> {
-    let mut sections = vec![Section {
-        header: None,
-        name: String::new(),
-        lines: Vec::new(),
-    }];
-    for line in manifest.lines() {
-        let trimmed = line.trim();
-        if trimmed.starts_with('[') {
-            let name = trimmed.trim_start_matches('[');
-            let name = name.split(']').next().unwrap_or(name).trim();
-            sections.push(Section {
-                header: Some(line),
-                name: name.to_string(),
-                lines: Vec::new(),
-            });
-        } else if let Some(last) = sections.last_mut() {
-            last.lines.push(line);
-        }
-    }
-    sections
-}
-
-/// Puts sections back together.
-fn render(sections: &[Section<'_>]) -> String {
-    let mut out = String::new();
-    for section in sections {
-        for line in section.header.iter().chain(&section.lines) {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    out
-}
-
-/// The key of a `key = value` (or `key.sub = value`) line.
-fn entry_key(trimmed: &str) -> &str {
-    let key = trimmed.split('=').next().unwrap_or(trimmed);
-    key.split('.')
-        .next()
-        .unwrap_or(key)
-        .trim()
-        .trim_matches('"')
-}
-
-/// How many brackets and braces `line` opens, minus those it closes (outside
-/// strings and comments): above 0, the value goes on to the next lines.
-fn bracket_balance(line: &str) -> i32 {
-    let (mut balance, mut in_string) = (0, false);
-    for c in line.chars() {
-        match c {
-            '"' => in_string = !in_string,
-            '#' if !in_string => break,
-            '[' | '{' if !in_string => balance += 1,
-            ']' | '}' if !in_string => balance -= 1,
-            _ => {}
-        }
-    }
-    balance
-}
-
-/// The lines of a section whose entries `keep` accepts; the comment lines
-/// just above an entry go with it.
-fn filter_entries<'a>(lines: &[&'a str], keep: impl Fn(&str) -> bool) -> Vec<&'a str> {
-    let mut out = Vec::new();
-    let mut comments = Vec::new();
-    let (mut depth, mut keeping) = (0, true);
-    for &line in lines {
-        let trimmed = line.trim();
-        if depth > 0 {
-            if keeping {
-                out.push(line);
+/// Every dependency table of `table` and the tables below it
+/// (`[dependencies]`, `[dev-dependencies]`, `[workspace.dependencies]`,
+/// `[target.'cfg(unix)'.dependencies]`, …).
+fn dependency_tables(table: &Table) -> Vec<&Table> {
+    let mut found = Vec::new();
+    for (key, item) in table.iter() {
+        if let Some(inner) = item.as_table() {
+            if key.ends_with("dependencies") {
+                found.push(inner);
+            } else {
+                found.extend(dependency_tables(inner));
             }
-            depth += bracket_balance(line);
-        } else if trimmed.starts_with('#') {
-            comments.push(line);
-        } else if trimmed.is_empty() {
-            out.append(&mut comments);
-            out.push(line);
-        } else {
-            keeping = keep(entry_key(trimmed));
-            if keeping {
-                out.append(&mut comments);
-                out.push(line);
-            }
-            comments.clear();
-            depth = bracket_balance(line);
         }
     }
-    out.append(&mut comments);
-    out
+    found
 }
 
 /// The names of the packages a manifest depends on, in any of its
 /// dependency sections.
-pub(super) fn dependency_names(manifest: &str) -> BTreeSet<String> {
-    sections(manifest)
-        .iter()
-        .filter(|section| section.name.ends_with("dependencies"))
-        .flat_map(|section| section.lines.iter())
-        .map(|line| line.trim())
-        .filter(|line| !line.is_empty() && !line.starts_with('#') && line.contains('='))
-        .map(|line| entry_key(line).to_string())
-        .collect()
+pub(super) fn dependency_names(manifest: &str) -> Result<BTreeSet<String>, String> {
+    let document = parse(manifest, "a manifest")?;
+    Ok(dependency_tables(document.as_table())
+        .into_iter()
+        .flat_map(|table| table.iter().map(|(name, _)| name.to_string()))
+        .collect())
 }
 
 /// The lab's manifest without the dev-dependencies of its tests, which stay
 /// behind.
-pub(super) fn member_manifest(lab_manifest: &str) -> String {
-    let mut kept = Vec::new();
-    for mut section in sections(lab_manifest) {
-        if section.name == "dev-dependencies" {
-            section.lines =
-                filter_entries(&section.lines, |key| !TEST_ONLY_DEPENDENCIES.contains(&key));
-            let has_entries = section.lines.iter().any(|line| {
-                let trimmed = line.trim();
-                !trimmed.is_empty() && !trimmed.starts_with('#')
-            });
-            if !has_entries {
-                continue;
-            }
+pub(super) fn member_manifest(lab_manifest: &str) -> Result<String, String> {
+    let mut document = parse(lab_manifest, "the lab's Cargo.toml")?;
+    if let Some(dev) = document
+        .get_mut("dev-dependencies")
+        .and_then(Item::as_table_mut)
+    {
+        dev.retain(|name, _| !TEST_ONLY_DEPENDENCIES.contains(&name));
+        if dev.is_empty() {
+            document.remove("dev-dependencies");
         }
-        kept.push(section);
     }
-    render(&kept)
+    Ok(document.to_string())
 }
 
 /// The starter's own workspace manifest: the suite's settings, lints and
-/// profiles with their concrete values, its two members, and the workspace
+/// profiles with their concrete values, its members, and the workspace
 /// dependencies they use (at the suite's versions).
 pub(super) fn workspace_manifest(
     suite_manifest: &str,
@@ -155,73 +71,63 @@ pub(super) fn workspace_manifest(
     package: &str,
     earlier_labs: &[String],
     used: &BTreeSet<String>,
-) -> String {
-    let mut out = format!(
+) -> Result<String, String> {
+    let mut document = parse(suite_manifest, "the suite's Cargo.toml")?;
+    let workspace = document
+        .get_mut("workspace")
+        .and_then(Item::as_table_mut)
+        .ok_or("the suite's Cargo.toml has no [workspace]")?;
+    // The suite's opening comments are about the suite.
+    workspace.decor_mut().set_prefix("");
+    let mut members = toml_edit::Array::new();
+    members.push("shared");
+    members.push(package);
+    members.extend(earlier_labs.iter().map(String::as_str));
+    workspace.insert("members", toml_edit::value(members));
+    for key in ["exclude", "default-members"] {
+        workspace.remove(key);
+    }
+    if let Some(dependencies) = workspace
+        .get_mut("dependencies")
+        .and_then(Item::as_table_mut)
+    {
+        dependencies.retain(|name, _| used.contains(name));
+    }
+    let earlier = if earlier_labs.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", and {} the earlier lab it builds on",
+            earlier_labs.join(", ")
+        )
+    };
+    Ok(format!(
         "# Lab {} ({}), starter: generated by `just starter {}` from the sockets labs.\n\
          # {package} is where your TODOs are; shared is the command-line contract\n\
-         # every lab uses{} (finished; you need not touch them).\n\n",
-        lab.number,
-        lab.name,
-        lab.number,
-        if earlier_labs.is_empty() {
-            String::new()
-        } else {
-            format!(
-                ", and {} the earlier lab it builds on",
-                earlier_labs.join(", ")
-            )
-        }
-    );
-    let mut member_names = vec!["\"shared\"".to_string(), format!("\"{package}\"")];
-    member_names.extend(earlier_labs.iter().map(|folder| format!("\"{folder}\"")));
-    let members = format!("members = [{}]", member_names.join(", "));
-    let mut kept = Vec::new();
-    for mut section in sections(suite_manifest) {
-        match section.name.as_str() {
-            // The suite's opening comments are about the suite.
-            "" => continue,
-            "workspace" => {
-                let mut lines = vec![members.as_str()];
-                lines.extend(filter_entries(&section.lines, |key| {
-                    !["members", "exclude", "default-members"].contains(&key)
-                }));
-                section.lines = lines;
-            }
-            "workspace.dependencies" => {
-                section.lines = filter_entries(&section.lines, |key| used.contains(key));
-            }
-            _ => {}
-        }
-        kept.push(section);
-    }
-    out.push_str(&render(&kept));
-    out
+         # every lab uses{earlier} (finished; you need not touch them).\n\n{document}",
+        lab.number, lab.name, lab.number,
+    ))
 }
 
 /// The folders of earlier labs that a lab's manifest depends on by path
 /// (`lab05-framed-header = { path = "../05-framed-header" }` → `05-framed-header`).
-pub(super) fn earlier_lab_dependencies(manifest: &str) -> Vec<String> {
-    manifest
-        .lines()
-        .filter_map(|line| {
-            let rest = line.split_once("path = \"../")?.1;
-            let folder = rest.split('"').next()?;
+pub(super) fn earlier_lab_dependencies(manifest: &str) -> Result<Vec<String>, String> {
+    let document = parse(manifest, "the lab's Cargo.toml")?;
+    Ok(dependency_tables(document.as_table())
+        .into_iter()
+        .flat_map(|table| table.iter())
+        .filter_map(|(_, dependency)| {
+            let path = dependency.get("path")?.as_str()?;
+            let folder = path.strip_prefix("../")?;
             (!folder.is_empty() && !folder.contains('/')).then(|| folder.to_string())
         })
-        .collect()
+        .collect())
 }
 
 /// The `name` in a manifest's `[package]` section.
 pub(super) fn package_name(manifest: &str) -> Option<String> {
-    sections(manifest)
-        .iter()
-        .find(|section| section.name == "package")?
-        .lines
-        .iter()
-        .map(|line| line.trim())
-        .find(|line| entry_key(line) == "name" && line.contains('='))
-        .and_then(|line| line.split_once('='))
-        .map(|(_, value)| value.trim().trim_matches('"').to_string())
+    let document = parse(manifest, "a manifest").ok()?;
+    Some(document.get("package")?.get("name")?.as_str()?.to_string())
 }
 
 #[cfg(test)]
@@ -231,9 +137,13 @@ mod tests {
     #[test]
     fn an_earlier_lab_dependency_is_found_by_its_folder() {
         let manifest = "[dependencies]\nshared.workspace = true\nlab05-framed-header = { path = \"../05-framed-header\" }\n";
-        assert_eq!(earlier_lab_dependencies(manifest), ["05-framed-header"]);
+        assert_eq!(
+            earlier_lab_dependencies(manifest).unwrap(),
+            ["05-framed-header"]
+        );
         assert!(
             earlier_lab_dependencies("[dependencies]\nx = { path = \"../../elsewhere/x\" }\n")
+                .unwrap()
                 .is_empty()
         );
     }
@@ -258,18 +168,22 @@ assert_cmd.workspace = true
 [lints]
 workspace = true
 ";
-        let member = member_manifest(manifest);
+        let member = member_manifest(manifest).unwrap();
         assert!(!member.contains("dev-dependencies"), "{member}");
         assert!(!member.contains("labkit"), "{member}");
         assert!(member.contains("    \"derive\",\n] }\n"), "{member}");
         assert!(member.ends_with("[lints]\nworkspace = true\n"), "{member}");
         assert_eq!(
-            dependency_names(&member).into_iter().collect::<Vec<_>>(),
+            dependency_names(&member)
+                .unwrap()
+                .into_iter()
+                .collect::<Vec<_>>(),
             ["serde", "shared"]
         );
         assert_eq!(package_name(manifest).as_deref(), Some("lab09-x"));
         let kept =
-            member_manifest("[dev-dependencies]\nlabkit.workspace = true\ntempfile = \"3\"\n");
+            member_manifest("[dev-dependencies]\nlabkit.workspace = true\ntempfile = \"3\"\n")
+                .unwrap();
         assert_eq!(kept, "[dev-dependencies]\ntempfile = \"3\"\n");
     }
 
@@ -298,14 +212,14 @@ missing_docs = \"warn\"
             name: "x".to_string(),
         };
         let used: BTreeSet<String> = ["shared", "clap"].map(String::from).into();
-        let manifest = workspace_manifest(suite, &lab, "lab09-x", &[], &used);
+        let manifest = workspace_manifest(suite, &lab, "lab09-x", &[], &used).unwrap();
         let body = manifest.split_once("\n\n").unwrap().1;
         assert_eq!(
             body,
             "\
 [workspace]
-members = [\"shared\", \"lab09-x\"]
 resolver = \"3\"
+members = [\"shared\", \"lab09-x\"]
 
 [workspace.package]
 edition = \"2024\"

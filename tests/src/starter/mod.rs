@@ -118,7 +118,7 @@ pub fn generate(lab: &Lab, suite: &Path) -> Result<Starter, String> {
     let lab_manifest = read(&lab_dir.join("Cargo.toml"))?;
     let package = package_name(&lab_manifest)
         .ok_or_else(|| format!("{}/Cargo.toml has no package name", lab_dir.display()))?;
-    let member = member_manifest(&lab_manifest);
+    let member = member_manifest(&lab_manifest)?;
     let package_dir = PathBuf::from(&package);
     let mut files = vec![(package_dir.join("Cargo.toml"), member.clone().into_bytes())];
     let mut todos = Vec::new();
@@ -172,8 +172,8 @@ pub fn generate(lab: &Lab, suite: &Path) -> Result<Starter, String> {
 
     let shared_dir = suite.join("shared");
     let shared_manifest = read(&shared_dir.join("Cargo.toml"))?;
-    let mut used = dependency_names(&member);
-    used.extend(dependency_names(&shared_manifest));
+    let mut used = dependency_names(&member)?;
+    used.extend(dependency_names(&shared_manifest)?);
     files.push((
         PathBuf::from("shared/Cargo.toml"),
         shared_manifest.into_bytes(),
@@ -189,10 +189,10 @@ pub fn generate(lab: &Lab, suite: &Path) -> Result<Starter, String> {
     // with that lab, finished, in a folder of the same name, so the
     // dependency's `path = "../05-framed-header"` resolves as in the suite.
     let mut earlier_labs = Vec::new();
-    for folder in earlier_lab_dependencies(&lab_manifest) {
+    for folder in earlier_lab_dependencies(&lab_manifest)? {
         let dir = suite.join("labs").join(&folder);
-        let manifest = member_manifest(&read(&dir.join("Cargo.toml"))?);
-        used.extend(dependency_names(&manifest));
+        let manifest = member_manifest(&read(&dir.join("Cargo.toml"))?)?;
+        used.extend(dependency_names(&manifest)?);
         files.push((Path::new(&folder).join("Cargo.toml"), manifest.into_bytes()));
         for relative in files_under(&dir.join("src"))? {
             let path = dir.join("src").join(&relative);
@@ -206,7 +206,7 @@ pub fn generate(lab: &Lab, suite: &Path) -> Result<Starter, String> {
     let suite_manifest = read(&suite.join("Cargo.toml"))?;
     files.push((
         PathBuf::from("Cargo.toml"),
-        workspace_manifest(&suite_manifest, lab, &package, &earlier_labs, &used).into_bytes(),
+        workspace_manifest(&suite_manifest, lab, &package, &earlier_labs, &used)?.into_bytes(),
     ));
     // The suite's lock file: the same versions it was tested with, and no
     // download on a machine that has built the suite. Cargo drops what the
