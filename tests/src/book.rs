@@ -87,7 +87,8 @@ fn check_one(dir: &Path, target: &str) -> Option<String> {
     None
 }
 
-fn markdown_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+/// Every Markdown file under `dir`, in a stable order.
+pub(crate) fn markdown_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let mut files = Vec::new();
     let entries =
         fs::read_dir(dir).map_err(|err| format!("cannot list {}: {err}", dir.display()))?;

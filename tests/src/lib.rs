@@ -12,8 +12,11 @@
 //! - [`starter`]: student starter crates, made from markers in the labs' code.
 //! - [`book`]: checks that every `{{#include file:anchor}}` in the book points
 //!   at a file and anchor that exist, so the text cannot drift from the code.
+//! - [`book_commands`]: runs every shell command the book shows and checks
+//!   that it prints what the book says.
 
 pub mod book;
+pub mod book_commands;
 pub mod contract;
 pub mod demo;
 pub mod grade;

@@ -61,6 +61,12 @@ enum Action {
         #[arg(default_value = "book/src")]
         src: PathBuf,
     },
+    /// Runs every shell command the book shows, in a scratch copy, and compares its output
+    CheckBookCommands {
+        /// The book's source folder
+        #[arg(default_value = "book/src")]
+        src: PathBuf,
+    },
 }
 
 /// What `labkit proxy` takes.
@@ -211,6 +217,7 @@ fn main() -> ExitCode {
                 )
             })
         }
+        Action::CheckBookCommands { src } => check_book_commands(&src),
         Action::CheckBook { src } => {
             let broken = book::check_includes(&src).map_err(Failure::new)?;
             for include in &broken {
@@ -227,6 +234,35 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+/// Runs the book's commands and prints one line of counts; fails on any problem.
+fn check_book_commands(src: &std::path::Path) -> Result<(), Failure> {
+    let bin_dir = bin_dir()?;
+    let setup = labkit::book_commands::Setup {
+        suite: suite_dir(),
+        target: bin_dir.parent().unwrap_or(&bin_dir).to_path_buf(),
+        sandboxed: labkit::book_commands::sandbox_works(),
+    };
+    if !setup.sandboxed {
+        eprintln!(
+            "(bwrap cannot make a network namespace here: running the chapters one after another)"
+        );
+    }
+    let summary = labkit::book_commands::check(src, &setup).map_err(Failure::new)?;
+    for problem in &summary.problems {
+        eprintln!("{problem}\n");
+    }
+    writeln!(std::io::stdout(), "{}", summary.line())?;
+    if summary.problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::new(format!(
+            "{} of the book's commands do not run as the book shows",
+            summary.problems.len()
+        ))
+        .hint("fix the chapter or the program; mark what cannot run here with <!-- book-check: skip (why) -->"))
+    }
 }
 
 /// The suite's folder, which holds `labs/`, `shared/` and the workspace's `Cargo.toml`.

@@ -1,0 +1,351 @@
+//! Runs every shell command the book shows, in the order each chapter gives
+//! them, and checks that each one works and prints what the book says.
+//!
+//! Each chapter runs in its own scratch copy of the suite (the files git knows
+//! about, and the `target/` folder shared, already built), so a chapter may
+//! create folders and files as a reader would without touching the real tree.
+//! Where `bwrap` can make one, each chapter also gets its own network
+//! namespace and its own `/tmp`: chapters then run side by side, each with the
+//! fixed ports (8001, 9000, …) the book uses, and whatever they leave running
+//! dies with the namespace.
+
+mod compare;
+mod parse;
+mod script;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+pub use parse::{Mode, Step, Varies};
+
+/// How long one chapter's commands may take together.
+pub const CHAPTER_TIMEOUT: Duration = Duration::from_secs(50);
+
+/// What the run found, over the whole book.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Commands that ran.
+    pub run: usize,
+    /// Commands whose output the book shows, and that printed it.
+    pub as_shown: usize,
+    /// Commands the book marks as not runnable here.
+    pub skipped: usize,
+    /// Every failure, in a few lines each, naming the chapter and line.
+    pub problems: Vec<String>,
+}
+
+impl Summary {
+    /// The one line `just test` prints.
+    pub fn line(&self) -> String {
+        format!(
+            "book: {} commands run, {} as shown, {} skipped",
+            self.run, self.as_shown, self.skipped
+        )
+    }
+
+    fn add(&mut self, other: Summary) {
+        self.run += other.run;
+        self.as_shown += other.as_shown;
+        self.skipped += other.skipped;
+        self.problems.extend(other.problems);
+    }
+}
+
+/// Where a chapter runs: the suite to copy and the built `target/` to share.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// The suite's root folder (a git checkout).
+    pub suite: PathBuf,
+    /// Its `target/` folder, with `debug/` already built.
+    pub target: PathBuf,
+    /// Run each chapter in its own network namespace and `/tmp` (`bwrap`).
+    pub sandboxed: bool,
+}
+
+/// True when `bwrap` can give a chapter its own network and `/tmp` here.
+pub fn sandbox_works() -> bool {
+    Command::new("bwrap")
+        .args([
+            "--dev-bind",
+            "/",
+            "/",
+            "--unshare-net",
+            "--tmpfs",
+            "/tmp",
+            "true",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// Runs the commands of every chapter under `book_src` (or of the one chapter
+/// it names): side by side when
+/// sandboxed, one chapter after another when not.
+pub fn check(book_src: &Path, setup: &Setup) -> Result<Summary, String> {
+    let files = tracked_files(&setup.suite)?;
+    let mut chapters = Vec::new();
+    let paths = if book_src.is_file() {
+        vec![book_src.to_path_buf()]
+    } else {
+        crate::book::markdown_files(book_src)?
+    };
+    for path in paths {
+        let text = fs::read_to_string(&path)
+            .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+        let name = path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let steps = parse::steps(&text).map_err(|err| format!("{name}: {err}"))?;
+        if !steps.is_empty() {
+            chapters.push((name, steps));
+        }
+    }
+    let mut summary = Summary::default();
+    if setup.sandboxed {
+        let results: Vec<Result<Summary, String>> = thread::scope(|scope| {
+            let handles: Vec<_> = chapters
+                .iter()
+                .map(|(name, steps)| scope.spawn(|| run_chapter(name, steps, setup, &files)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err("a chapter's run panicked".into()))
+                })
+                .collect()
+        });
+        for result in results {
+            summary.add(result?);
+        }
+    } else {
+        for (name, steps) in &chapters {
+            summary.add(run_chapter(name, steps, setup, &files)?);
+        }
+    }
+    Ok(summary)
+}
+
+/// The files of the suite a fresh clone would have, plus new ones not yet
+/// committed (so a chapter can show a tool before its first commit).
+fn tracked_files(suite: &Path) -> Result<Vec<PathBuf>, String> {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(suite)
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ])
+        .output()
+        .map_err(|err| format!("cannot run git to list the suite's files: {err}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "git ls-files failed in {}: the book check copies a git checkout",
+            suite.display()
+        ));
+    }
+    Ok(output
+        .stdout
+        .split(|&b| b == 0)
+        .filter(|name| !name.is_empty())
+        .map(|name| PathBuf::from(String::from_utf8_lossy(name).into_owned()))
+        .collect())
+}
+
+/// Copies the suite into `repo`, sharing the built `target/`.
+fn copy_suite(setup: &Setup, files: &[PathBuf], repo: &Path) -> Result<(), String> {
+    for file in files {
+        let from = setup.suite.join(file);
+        if !from.is_file() {
+            continue; // deleted in the working tree, not yet committed
+        }
+        let to = repo.join(file);
+        if let Some(parent) = to.parent() {
+            fs::create_dir_all(parent)
+                .map_err(|err| format!("cannot create {}: {err}", parent.display()))?;
+        }
+        fs::copy(&from, &to).map_err(|err| format!("cannot copy {}: {err}", from.display()))?;
+    }
+    std::os::unix::fs::symlink(&setup.target, repo.join("target"))
+        .map_err(|err| format!("cannot link the target folder: {err}"))
+}
+
+/// Runs one chapter's steps in a fresh scratch copy and judges each one.
+fn run_chapter(
+    name: &str,
+    steps: &[Step],
+    setup: &Setup,
+    files: &[PathBuf],
+) -> Result<Summary, String> {
+    let scratch = tempfile::Builder::new()
+        .prefix("book-check-")
+        .tempdir()
+        .map_err(|err| format!("cannot make a scratch folder: {err}"))?;
+    let base = scratch.path();
+    let (repo, out, home) = (base.join("repo"), base.join("out"), base.join("home"));
+    for dir in [&repo, &out, &home] {
+        fs::create_dir_all(dir).map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
+    }
+    copy_suite(setup, files, &repo)?;
+    let script_path = base.join("script.sh");
+    fs::write(&script_path, script::script(steps, &repo, &out))
+        .map_err(|err| format!("cannot write the chapter's script: {err}"))?;
+
+    let mut command = if setup.sandboxed {
+        let mut bwrap = Command::new("bwrap");
+        bwrap
+            .args([
+                "--dev-bind",
+                "/",
+                "/",
+                "--unshare-net",
+                "--tmpfs",
+                "/tmp",
+                "--bind",
+            ])
+            .arg(base)
+            .arg(base)
+            .args(["--die-with-parent", "bash"]);
+        bwrap
+    } else {
+        Command::new("bash")
+    };
+    command
+        .arg(&script_path)
+        .env("LABS_ALREADY_BUILT", "1")
+        .env("HOME", &home)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    keep_toolchain_home(&mut command);
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = command
+        .spawn()
+        .map_err(|err| format!("cannot start bash for {name}: {err}"))?;
+    let started = Instant::now();
+    let finished = loop {
+        if child.try_wait().ok().flatten().is_some() {
+            break true;
+        }
+        if started.elapsed() > CHAPTER_TIMEOUT {
+            break false;
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    crate::process::kill_group(child.id());
+    let _ = child.wait();
+
+    let mut summary = Summary::default();
+    if !finished {
+        let current = read(&out.join("current"));
+        let hung = current
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| steps.get(i));
+        summary.problems.push(match hung {
+            Some(step) => format!(
+                "{name}:{}: `{}` did not finish within {} s (a program the reader leaves running \
+                 in another terminal needs <!-- book-check: background -->)",
+                step.line,
+                step.command,
+                CHAPTER_TIMEOUT.as_secs()
+            ),
+            None => format!(
+                "{name}: the chapter's commands did not finish within {} s",
+                CHAPTER_TIMEOUT.as_secs()
+            ),
+        });
+    }
+    for (number, step) in steps.iter().enumerate() {
+        judge(name, number, step, &out, &mut summary);
+    }
+    Ok(summary)
+}
+
+/// A changed `HOME` must not hide the Rust toolchain from `cargo` and `rustup`.
+fn keep_toolchain_home(command: &mut Command) {
+    let Some(home) = std::env::var_os("HOME").map(PathBuf::from) else {
+        return;
+    };
+    for (variable, folder) in [("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")] {
+        if std::env::var_os(variable).is_none() {
+            command.env(variable, home.join(folder));
+        }
+    }
+}
+
+/// Counts one step and records what is wrong with it, if anything.
+fn judge(name: &str, number: usize, step: &Step, out: &Path, summary: &mut Summary) {
+    if let Mode::Skip(_) = step.mode {
+        summary.skipped += 1;
+        return;
+    }
+    let Ok(status) = fs::read_to_string(out.join(format!("{number}.status"))) else {
+        return; // never reached: the timeout above says where it stopped
+    };
+    summary.run += 1;
+    let printed = read(&out.join(format!("{number}.out")));
+    let status: i32 = status.trim().parse().unwrap_or(-1);
+    let at = format!("{name}:{}: `{}`", step.line, first_line(&step.command));
+    let shown = step.shown.clone().unwrap_or_default();
+    let expect_failure = step.fails || shown.iter().any(|line| line.starts_with("error:"));
+    if step.mode == Mode::Background {
+        if out.join(format!("{number}.out.late")).exists() {
+            summary.problems.push(format!(
+                "{at} was started in the background and did not print its {} shown line(s) within {} s:\n{}",
+                shown.len().max(1),
+                script::BACKGROUND_WAIT_SECONDS,
+                printed
+            ));
+            return;
+        }
+    } else if (status != 0) != expect_failure {
+        let expected = if expect_failure {
+            "a failure"
+        } else {
+            "success"
+        };
+        summary.problems.push(format!(
+            "{at} exited with status {status}, where the book shows {expected}; it printed:\n{printed}"
+        ));
+        return;
+    }
+    let Some(shown) = &step.shown else { return };
+    let printed = if step.mode == Mode::Background {
+        printed
+            .lines()
+            .take(shown.len())
+            .collect::<Vec<_>>()
+            .join("\n")
+    } else {
+        printed
+    };
+    match compare::mismatch(shown, &printed, &step.varies) {
+        None => summary.as_shown += 1,
+        Some(why) => summary
+            .problems
+            .push(format!("{at} no longer prints what the book shows: {why}")),
+    }
+}
+
+fn first_line(command: &str) -> String {
+    match command.split_once('\n') {
+        Some((first, _)) => format!("{first} …"),
+        None => command.to_string(),
+    }
+}
+
+fn read(path: &Path) -> String {
+    fs::read(path)
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default()
+}
