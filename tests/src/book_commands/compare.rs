@@ -3,8 +3,8 @@
 //! Some parts of an output differ on every run whatever the code does, so both
 //! sides are normalised before they are compared:
 //!
-//! - always: ephemeral ports (5 digits, such as `127.0.0.1:36134`, become
-//!   `:PORT`; the labs' fixed ports such as 8001 stay), durations (`0.08s`,
+//! - always: ephemeral ports (5 digits, such as `127.0.0.1:36134` or
+//!   `--port 36134`, become `PORT`; the labs' fixed ports such as 8001 stay), durations (`0.08s`,
 //!   `241.51 ms`), temporary folders (`/tmp/.tmpXXXXXX`), and runs of spaces
 //!   (column widths follow the widest value);
 //! - when the chapter says so with a marker: digests, every number, the order
@@ -64,10 +64,15 @@ fn indent(lines: &[String]) -> String {
 
 /// One line with its varying parts replaced by placeholders.
 pub fn normalise(line: &str, varies: &[Varies]) -> String {
-    let words: Vec<String> = line
-        .split_whitespace()
-        .map(|word| normalise_word(word, varies))
-        .collect();
+    let mut words: Vec<String> = Vec::new();
+    for word in line.split_whitespace() {
+        let after_port_option = words.last().is_some_and(|last| last == "--port");
+        if after_port_option && word.len() == 5 && word.chars().all(|c| c.is_ascii_digit()) {
+            words.push("PORT".to_string());
+        } else {
+            words.push(normalise_word(word, varies));
+        }
+    }
     let joined = words.join(" ");
     join_durations(&joined)
 }

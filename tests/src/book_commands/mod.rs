@@ -65,18 +65,29 @@ pub struct Setup {
     pub sandboxed: bool,
 }
 
+/// A chapter's sandbox: the whole machine, seen as an ordinary user (uid 1000,
+/// even when the checker runs as root, so that "permission denied" is what a
+/// reader gets), with a network of its own and a `/tmp` of its own.
+const SANDBOX: [&str; 12] = [
+    "--dev-bind",
+    "/",
+    "/",
+    "--unshare-user",
+    "--uid",
+    "1000",
+    "--gid",
+    "1000",
+    "--unshare-net",
+    "--tmpfs",
+    "/tmp",
+    "--die-with-parent",
+];
+
 /// True when `bwrap` can give a chapter its own network and `/tmp` here.
 pub fn sandbox_works() -> bool {
     Command::new("bwrap")
-        .args([
-            "--dev-bind",
-            "/",
-            "/",
-            "--unshare-net",
-            "--tmpfs",
-            "/tmp",
-            "true",
-        ])
+        .args(SANDBOX)
+        .arg("true")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -100,7 +111,11 @@ pub fn check(book_src: &Path, setup: &Setup) -> Result<Summary, String> {
         let name = path
             .file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        let steps = parse::steps(&text).map_err(|err| format!("{name}: {err}"))?;
+        let mut steps = parse::steps(&text).map_err(|err| format!("{name}: {err}"))?;
+        let dir = path.parent().unwrap_or(book_src);
+        for shown in steps.iter_mut().filter_map(|step| step.shown.as_mut()) {
+            *shown = expand_includes(shown, dir).map_err(|err| format!("{name}: {err}"))?;
+        }
         if !steps.is_empty() {
             chapters.push((name, steps));
         }
@@ -129,6 +144,27 @@ pub fn check(book_src: &Path, setup: &Setup) -> Result<Summary, String> {
         }
     }
     Ok(summary)
+}
+
+/// Shown output with each whole-file `{{#include path}}` line replaced by the
+/// file's lines (the demos' transcripts).
+fn expand_includes(shown: &[String], dir: &Path) -> Result<Vec<String>, String> {
+    let mut lines = Vec::new();
+    for line in shown {
+        let included = line
+            .trim()
+            .strip_prefix("{{#include ")
+            .and_then(|rest| rest.strip_suffix("}}"));
+        match included {
+            Some(file) => {
+                let text = fs::read_to_string(dir.join(file.trim()))
+                    .map_err(|err| format!("cannot read the included {file}: {err}"))?;
+                lines.extend(text.lines().map(String::from));
+            }
+            None => lines.push(line.clone()),
+        }
+    }
+    Ok(lines)
 }
 
 /// The files of the suite a fresh clone would have, plus new ones not yet
@@ -202,18 +238,11 @@ fn run_chapter(
     let mut command = if setup.sandboxed {
         let mut bwrap = Command::new("bwrap");
         bwrap
-            .args([
-                "--dev-bind",
-                "/",
-                "/",
-                "--unshare-net",
-                "--tmpfs",
-                "/tmp",
-                "--bind",
-            ])
+            .args(SANDBOX)
+            .arg("--bind")
             .arg(base)
             .arg(base)
-            .args(["--die-with-parent", "bash"]);
+            .arg("bash");
         bwrap
     } else {
         Command::new("bash")

@@ -54,6 +54,11 @@ pub enum Marker {
     /// `fails`: the command must exit with a non-zero status even though its
     /// shown output has no `error:` line.
     Fails,
+    /// `output`: this block (which has no `$` lines) is what the command
+    /// before it prints, shown after some prose (a ```sh block, then the
+    /// reader is told what to expect). `{{#include file}}` lines in it stand
+    /// for the file's lines.
+    Output,
 }
 
 /// One command of a chapter, in the order the chapter gives it.
@@ -92,6 +97,7 @@ pub fn markers(comment: &str) -> Result<Vec<Marker>, String> {
             "background" => Marker::Background,
             "stop" => Marker::Stop,
             "fails" => Marker::Fails,
+            "output" => Marker::Output,
             "varies digests" => Marker::Varies(Varies::Digests),
             "varies numbers" => Marker::Varies(Varies::Numbers),
             "varies order" => Marker::Varies(Varies::Order),
@@ -103,7 +109,7 @@ pub fn markers(comment: &str) -> Result<Vec<Marker>, String> {
                 _ => {
                     return Err(format!(
                         "unknown book-check marker '{word}' (known: background, stop, fails, \
-                         skip (why), varies digests|numbers|order|among)"
+                         output, skip (why), varies digests|numbers|order|among)"
                     ));
                 }
             },
@@ -144,12 +150,18 @@ pub fn steps(markdown: &str) -> Result<Vec<Step>, String> {
         let body: Vec<(usize, &str)> = (index + 1..end)
             .map(|i| (i + 1, strip_indent(lines[i], fence_indent)))
             .collect();
+        let markers = std::mem::take(&mut pending);
+        if markers.contains(&Marker::Output) {
+            attach_output(&mut steps, &body, markers, index + 1)?;
+            index = end + 1;
+            continue;
+        }
         let block = match info.trim() {
             "sh" | "bash" | "shell" => script_block(&body),
             "console" | "text" => prompt_block(&body),
             _ => Vec::new(),
         };
-        apply_markers(&mut steps, block, std::mem::take(&mut pending), index + 1)?;
+        apply_markers(&mut steps, block, markers, index + 1)?;
         index = end + 1;
     }
     if let Some(marker) = pending.first() {
@@ -209,6 +221,39 @@ fn step(line: usize, command: String, shown: Option<Vec<String>>) -> Step {
     }
 }
 
+/// Makes a block the shown output of the step before it.
+fn attach_output(
+    steps: &mut [Step],
+    body: &[(usize, &str)],
+    markers: Vec<Marker>,
+    fence_line: usize,
+) -> Result<(), String> {
+    let Some(last) = steps.last_mut() else {
+        return Err(format!(
+            "line {fence_line}: an output block with no command before it"
+        ));
+    };
+    if last.shown.as_ref().is_some_and(|shown| !shown.is_empty()) {
+        return Err(format!(
+            "line {fence_line}: an output block for a command whose output is already shown"
+        ));
+    }
+    last.shown = Some(body.iter().map(|(_, text)| text.to_string()).collect());
+    for marker in markers {
+        match marker {
+            Marker::Output => {}
+            Marker::Varies(varies) => last.varies.push(varies),
+            Marker::Fails => last.fails = true,
+            other => {
+                return Err(format!(
+                    "line {fence_line}: an output block takes only varies and fails markers, not {other:?}"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Gives a block's steps what its markers say, and appends them.
 fn apply_markers(
     steps: &mut Vec<Step>,
@@ -238,6 +283,7 @@ fn apply_markers(
                 .for_each(|s| s.mode = Mode::Skip(reason.clone())),
             Marker::Varies(varies) => block.iter_mut().for_each(|s| s.varies.push(varies)),
             Marker::Fails => block.iter_mut().for_each(|s| s.fails = true),
+            Marker::Output => {} // handled by attach_output
         }
     }
     steps.extend(block);
@@ -279,6 +325,19 @@ mod tests {
         assert_eq!(steps[1].mode, Mode::Skip("needs Ctrl-C".to_string()));
         assert_eq!(steps[2].mode, Mode::Run);
         assert!(!steps[2].stop_first);
+    }
+
+    #[test]
+    fn an_output_block_belongs_to_the_script_before_it() {
+        let chapter = "```sh\njust lab 01\n```\nIt prints:\n<!-- book-check: output; varies order -->\n\
+                       ```text\n{{#include transcripts/lab01-demo.txt}}\n```\n";
+        let steps = steps(chapter).unwrap();
+        assert_eq!(steps.len(), 1);
+        assert_eq!(
+            steps[0].shown,
+            Some(vec!["{{#include transcripts/lab01-demo.txt}}".to_string()])
+        );
+        assert_eq!(steps[0].varies, vec![Varies::Order]);
     }
 
     #[test]
