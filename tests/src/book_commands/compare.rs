@@ -7,7 +7,7 @@
 //!   `--port 36134`, become `PORT`; the labs' fixed ports such as 8001 stay), durations (`0.08s`,
 //!   `241.51 ms`), temporary folders (`/tmp/.tmpXXXXXX`), and runs of spaces
 //!   (column widths follow the widest value);
-//! - when the chapter says so with a marker: digests, every number, the order
+//! - when the chapter says so with a marker: digests and checksums, every number, the order
 //!   of the lines, or only some lines (see [`Varies`]).
 
 use super::parse::Varies;
@@ -89,7 +89,7 @@ fn normalise_word(word: &str, varies: &[Varies]) -> String {
         word = replace_runs(
             &word,
             |c| c.is_ascii_hexdigit(),
-            |run| [32, 40, 64].contains(&run.len()).then_some("DIGEST"),
+            |run| [8, 32, 40, 64].contains(&run.len()).then_some("DIGEST"),
         );
     }
     if varies.contains(&Varies::Numbers) {

@@ -28,7 +28,8 @@ pub enum Mode {
 /// times and temporary paths that always do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Varies {
-    /// Hexadecimal digests (32, 40 or 64 digits) of random data.
+    /// Hexadecimal digests and checksums (8, 32, 40 or 64 digits) of data
+    /// that changes (random bytes, the time).
     Digests,
     /// Every number.
     Numbers,
