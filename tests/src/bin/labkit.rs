@@ -63,9 +63,12 @@ enum Action {
     },
     /// Runs every shell command the book shows, in a scratch copy, and compares its output
     CheckBookCommands {
-        /// The book's source folder
+        /// The book's source folder, or one chapter
         #[arg(default_value = "book/src")]
         src: PathBuf,
+        /// Also list the slowest commands, with their times
+        #[arg(long)]
+        times: bool,
     },
 }
 
@@ -217,7 +220,7 @@ fn main() -> ExitCode {
                 )
             })
         }
-        Action::CheckBookCommands { src } => check_book_commands(&src),
+        Action::CheckBookCommands { src, times } => check_book_commands(&src, times),
         Action::CheckBook { src } => {
             let broken = book::check_includes(&src).map_err(Failure::new)?;
             for include in &broken {
@@ -237,7 +240,7 @@ fn main() -> ExitCode {
 }
 
 /// Runs the book's commands and prints one line of counts; fails on any problem.
-fn check_book_commands(src: &std::path::Path) -> Result<(), Failure> {
+fn check_book_commands(src: &std::path::Path, times: bool) -> Result<(), Failure> {
     let bin_dir = bin_dir()?;
     let setup = labkit::book_commands::Setup {
         suite: suite_dir(),
@@ -249,7 +252,13 @@ fn check_book_commands(src: &std::path::Path) -> Result<(), Failure> {
             "(bwrap cannot make a network namespace here: running the chapters one after another)"
         );
     }
-    let summary = labkit::book_commands::check(src, &setup).map_err(Failure::new)?;
+    let mut summary = labkit::book_commands::check(src, &setup).map_err(Failure::new)?;
+    if times {
+        summary.timings.sort_by(|a, b| b.0.total_cmp(&a.0));
+        for (seconds, at) in summary.timings.iter().take(15) {
+            eprintln!("{seconds:6.2} s  {at}");
+        }
+    }
     for problem in &summary.problems {
         eprintln!("{problem}\n");
     }

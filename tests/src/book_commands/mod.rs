@@ -35,6 +35,8 @@ pub struct Summary {
     pub skipped: usize,
     /// Every failure, in a few lines each, naming the chapter and line.
     pub problems: Vec<String>,
+    /// How long each command that ran took, in seconds, with where it is.
+    pub timings: Vec<(f64, String)>,
 }
 
 impl Summary {
@@ -51,6 +53,7 @@ impl Summary {
         self.as_shown += other.as_shown;
         self.skipped += other.skipped;
         self.problems.extend(other.problems);
+        self.timings.extend(other.timings);
     }
 }
 
@@ -325,6 +328,13 @@ fn judge(name: &str, number: usize, step: &Step, out: &Path, summary: &mut Summa
     let printed = read(&out.join(format!("{number}.out")));
     let status: i32 = status.trim().parse().unwrap_or(-1);
     let at = format!("{name}:{}: `{}`", step.line, first_line(&step.command));
+    let times: Vec<f64> = read(&out.join(format!("{number}.time")))
+        .split_whitespace()
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    if let [started, ended] = times[..] {
+        summary.timings.push((ended - started, at.clone()));
+    }
     let shown = step.shown.clone().unwrap_or_default();
     let expect_failure = step.fails || shown.iter().any(|line| line.starts_with("error:"));
     if step.mode == Mode::Background {

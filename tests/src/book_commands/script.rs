@@ -4,6 +4,7 @@
 //! Each step's output (stdout and stderr together, as a terminal shows them)
 //! goes to its own file, and its exit status to another; `$?` is restored
 //! before the next step, so `echo $?` in the book prints what the reader sees.
+//! Each step's start and end times (bash's `$EPOCHREALTIME`) go to `N.time`.
 
 use std::fmt::Write;
 use std::path::Path;
@@ -58,20 +59,24 @@ pub fn script(steps: &[Step], repo: &Path, out: &Path) -> String {
             continue;
         }
         let _ = writeln!(text, "# step {number}, line {}", step.line);
-        let _ = writeln!(text, "echo {number} > {out}/current");
+        let _ = writeln!(
+            text,
+            "echo {number} > {out}/current; __started=$EPOCHREALTIME"
+        );
         let files = format!("< /dev/null > {out}/{number}.out 2>&1");
         if step.mode == Mode::Background {
             let lines = step.shown.as_ref().map_or(0, Vec::len).max(1);
             let _ = writeln!(
                 text,
                 "(exit $__status); {{ {}\n}} {files} &\n__await {out}/{number}.out {lines} $!\n\
-                 echo 0 > {out}/{number}.status",
+                 echo 0 > {out}/{number}.status; echo \"$__started $EPOCHREALTIME\" > {out}/{number}.time",
                 step.command
             );
         } else {
             let _ = writeln!(
                 text,
-                "(exit $__status); {{ {}\n}} {files}\n__status=$?; echo $__status > {out}/{number}.status",
+                "(exit $__status); {{ {}\n}} {files}\n__status=$?; echo $__status > {out}/{number}.status\n\
+                 echo \"$__started $EPOCHREALTIME\" > {out}/{number}.time",
                 step.command
             );
         }
