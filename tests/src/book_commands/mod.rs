@@ -388,3 +388,54 @@ fn read(path: &Path) -> String {
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs one small chapter, unsandboxed, in a scratch copy of this suite.
+    fn run(chapter: &str) -> Summary {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chapter.md");
+        fs::write(&path, chapter).unwrap();
+        let suite = crate::labs::labs_dir().parent().unwrap().to_path_buf();
+        let setup = Setup {
+            target: suite.join("target"),
+            suite,
+            sandboxed: false,
+        };
+        check(&path, &setup).unwrap()
+    }
+
+    #[test]
+    fn commands_share_a_shell_and_their_output_is_compared() {
+        let summary = run(
+            "```console\n$ cd labs && greeting=hi\n$ echo \"$greeting from $(basename $PWD)\"\n\
+             hi from labs\n$ false\n$ echo $?\n1\n```\n\
+             <!-- book-check: skip (needs a second terminal) -->\n```sh\nsleep 600\n```\n",
+        );
+        assert_eq!(summary.problems.len(), 1, "{:?}", summary.problems);
+        assert!(summary.problems[0].contains("`false` exited with status 1"));
+        assert_eq!(
+            summary.line(),
+            "book: 4 commands run, 3 as shown, 1 skipped"
+        );
+    }
+
+    #[test]
+    fn a_changed_output_is_reported_with_both_versions() {
+        let summary = run("```console\n$ printf 'one\\ntwo\\n'\none\nthree\n```\n");
+        assert_eq!(summary.as_shown, 0);
+        let problem = &summary.problems[0];
+        assert!(problem.contains("chapter.md:2"), "{problem}");
+        assert!(problem.contains("line 2 differs"), "{problem}");
+    }
+
+    #[test]
+    fn a_background_command_is_awaited_and_stopped_at_the_end() {
+        let summary = run("<!-- book-check: background -->\n```console\n\
+             $ echo ready; sleep 600\nready\n```\n```console\n$ echo after\nafter\n```\n");
+        assert!(summary.problems.is_empty(), "{:?}", summary.problems);
+        assert_eq!(summary.as_shown, 2);
+    }
+}
