@@ -105,9 +105,7 @@ pub fn run(lab: &Lab, bin_dir: &Path, emit: Tee) -> Result<(), String> {
         let succeeded = run_client(&client_program, &args, step.stdin.as_deref(), &emit)?;
         match (succeeded, step.expect_failure) {
             (true, false) => {}
-            (false, true) => {
-                emit("demo   | the client refused, as it should, and the server goes on")
-            }
+            (false, true) => emit("demo   | the server refused, as it should, and goes on serving"),
             (false, false) => return Err(format!("{} failed in the demo", lab.binary("client"))),
             (true, true) => {
                 return Err(format!(

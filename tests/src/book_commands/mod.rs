@@ -254,6 +254,9 @@ fn run_chapter(
         .arg(&script_path)
         .env("LABS_ALREADY_BUILT", "1")
         .env("HOME", &home)
+        // A reader's shell does not usually have it, and chapter 01 shows what
+        // Python's buffering does without it.
+        .env_remove("PYTHONUNBUFFERED")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
