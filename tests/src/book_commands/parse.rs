@@ -17,7 +17,8 @@
 pub enum Mode {
     /// Runs it and waits for it to finish, as a reader would.
     Run,
-    /// Starts it and goes on once it printed its shown lines (at least one):
+    /// Starts it and goes on once it printed its first line (a server's
+    /// `listening on`); its shown lines are compared when the chapter ends:
     /// the reader's "first terminal", where a server keeps running.
     Background,
     /// Does not run it; the reason says why (a second terminal, Ctrl-C, minutes).

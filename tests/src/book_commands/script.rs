@@ -11,7 +11,8 @@ use std::path::Path;
 
 use super::parse::{Mode, Step};
 
-/// How long a background command may take to print its shown lines.
+/// How long a background command may take to print its first line (a
+/// server's `listening on`); the rest of what it shows is compared at the end.
 pub const BACKGROUND_WAIT_SECONDS: u32 = 10;
 
 /// The helpers every script starts with.
@@ -65,10 +66,9 @@ pub fn script(steps: &[Step], repo: &Path, out: &Path) -> String {
         );
         let files = format!("< /dev/null > {out}/{number}.out 2>&1");
         if step.mode == Mode::Background {
-            let lines = step.shown.as_ref().map_or(0, Vec::len).max(1);
             let _ = writeln!(
                 text,
-                "(exit $__status); {{ {}\n}} {files} &\n__await {out}/{number}.out {lines} $!\n\
+                "(exit $__status); {{ {}\n}} {files} &\n__await {out}/{number}.out 1 $!\n\
                  echo 0 > {out}/{number}.status; echo \"$__started $EPOCHREALTIME\" > {out}/{number}.time",
                 step.command
             );
