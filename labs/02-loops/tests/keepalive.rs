@@ -15,10 +15,16 @@ fn keep_alive_uses_one_connection_and_short_connections_one_per_request() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
-    assert!(stdout.starts_with("20 requests of 14 bytes to "), "{stdout}");
+    assert!(
+        stdout.starts_with("20 requests of 14 bytes to "),
+        "{stdout}"
+    );
     assert!(stdout.contains("one connection for all"), "{stdout}");
     assert!(stdout.contains("a new connection each"), "{stdout}");
     let log = server.stop();
-    let connections = log.iter().filter(|line| line.ends_with(": connected")).count();
+    let connections = log
+        .iter()
+        .filter(|line| line.ends_with(": connected"))
+        .count();
     assert_eq!(connections, 1 + 20, "{log:#?}");
 }
