@@ -80,17 +80,22 @@ bench:
     cargo build --release --quiet -p lab06-file-transfer --bins
     target/release/lab06-bench
 
+# Capture the book's packets on the wire again with tcpdump (needs root or CAP_NET_RAW)
+captures: build
+    target/debug/labkit captures
+
 # Capture demo output and rubric tables again for the book, for the labs given or all
 transcripts *LABS: build
     target/debug/labkit transcripts "$@"
 
-# What CI runs: format check, clippy with warnings as errors, every test, and the starters check
+# What CI runs: format check, clippy with warnings as errors, every test, the starters and fixtures, and the book's packet captures (skipped without tcpdump or root)
 ci:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --quiet -- -D warnings
     just test
     just check-starters
     just check-fixtures
+    target/debug/labkit captures --check
 
 # Runs mdbook, installing it first if this machine does not have it
 _mdbook *ARGS:

@@ -14,6 +14,7 @@
 //!   at a file and anchor that exist, so the text cannot drift from the code.
 //! - [`book_commands`]: runs every shell command the book shows and checks
 //!   that it prints what the book says.
+//! - [`wire`]: tcpdump captures of lab runs, the book's packets on the wire.
 
 pub mod book;
 pub mod book_commands;
@@ -24,5 +25,6 @@ pub mod labs;
 pub mod process;
 pub mod proxy;
 pub mod starter;
+pub mod wire;
 
 pub use process::{Server, client, reset};

@@ -61,6 +61,12 @@ enum Action {
         #[arg(default_value = "book/src")]
         src: PathBuf,
     },
+    /// Captures the book's packets on the wire with tcpdump (needs root), or checks them
+    Captures {
+        /// Compare fresh captures with the book's transcripts instead of writing them
+        #[arg(long)]
+        check: bool,
+    },
     /// Runs every shell command the book shows, in a scratch copy, and compares its output
     CheckBookCommands {
         /// The book's source folder, or one chapter
@@ -221,6 +227,7 @@ fn main() -> ExitCode {
             })
         }
         Action::CheckBookCommands { src, times } => check_book_commands(&src, times),
+        Action::Captures { check } => captures(check),
         Action::CheckBook { src } => {
             let broken = book::check_includes(&src).map_err(Failure::new)?;
             for include in &broken {
@@ -237,6 +244,57 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+/// Captures every wire scenario and writes its transcript, or (`check`)
+/// compares it with the stored one. A capture tcpdump may not make is skipped.
+fn captures(check: bool) -> Result<(), Failure> {
+    use labkit::wire::{self, Outcome};
+    let bin_dir = bin_dir()?;
+    let (mut same, mut skipped, mut differ) = (0, 0, Vec::new());
+    let mut stdout = std::io::stdout().lock();
+    for scenario in wire::scenarios() {
+        let path = wire::transcript_path(&scenario);
+        let lines = match scenario.capture(&bin_dir) {
+            Ok(lines) => lines,
+            Err(Outcome::Skipped(why)) => {
+                writeln!(stdout, "skipped {}: {why}", scenario.file)?;
+                skipped += 1;
+                continue;
+            }
+            Err(Outcome::Failed(why)) => {
+                return Err(Failure::new(format!("capturing {}: {why}", scenario.about)));
+            }
+        };
+        if check {
+            let stored: Vec<String> = std::fs::read_to_string(&path)
+                .map_err(|err| Failure::io(format_args!("read {}", path.display()), &err))?
+                .lines()
+                .map(String::from)
+                .collect();
+            if wire::normalised(&stored) == wire::normalised(&lines) {
+                same += 1;
+            } else {
+                eprintln!("{} now captures:\n{}\n", path.display(), lines.join("\n"));
+                differ.push(scenario.file);
+            }
+        } else {
+            std::fs::write(&path, lines.join("\n") + "\n")
+                .map_err(|err| Failure::io(format_args!("write {}", path.display()), &err))?;
+            writeln!(stdout, "wrote {}", path.display())?;
+        }
+    }
+    if check {
+        writeln!(stdout, "captures: {same} as stored, {skipped} skipped")?;
+    }
+    if differ.is_empty() {
+        Ok(())
+    } else {
+        Err(
+            Failure::new(format!("the packets of {} changed", differ.join(", ")))
+                .hint("if the change is right, run `just captures` and commit the transcripts"),
+        )
+    }
 }
 
 /// Runs the book's commands and prints one line of counts; fails on any problem.
