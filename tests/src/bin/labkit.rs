@@ -55,7 +55,7 @@ enum Action {
     },
     /// Checks that every starter builds and fails its grade, and every reference passes
     CheckStarters,
-    /// Checks that every {{#include file:anchor}} in the book resolves
+    /// Checks that every {{#include file:anchor}} and every link between chapters resolves
     CheckBook {
         /// The book's source folder
         #[arg(default_value = "book/src")]
@@ -229,7 +229,8 @@ fn main() -> ExitCode {
         Action::CheckBookCommands { src, times } => check_book_commands(&src, times),
         Action::Captures { check } => captures(check),
         Action::CheckBook { src } => {
-            let broken = book::check_includes(&src).map_err(Failure::new)?;
+            let mut broken = book::check_includes(&src).map_err(Failure::new)?;
+            broken.extend(book::check_links(&src).map_err(Failure::new)?);
             for include in &broken {
                 eprintln!("{}: {}", include.chapter.display(), include.problem);
             }
@@ -237,10 +238,10 @@ fn main() -> ExitCode {
                 Ok(())
             } else {
                 Err(Failure::new(format!(
-                    "{} book include(s) point at code that is not there",
+                    "{} book include(s) or link(s) point at something that is not there",
                     broken.len()
                 ))
-                .hint("fix the path, or add the ANCHOR / ANCHOR_END markers to the source"))
+                .hint("fix the path or the heading, or add the ANCHOR / ANCHOR_END markers to the source"))
             }
         }
     })
