@@ -26,6 +26,10 @@ pub use parse::{Mode, Step, Varies};
 /// becomes this before outputs are compared.
 pub const SUITE_AS_SHOWN: &str = "/path/to/suite";
 
+/// How the book writes the reader's home folder (`~`): each chapter runs with
+/// a scratch home of its own, shown as this before outputs are compared.
+pub const HOME_AS_SHOWN: &str = "/home/you";
+
 /// How long one chapter's commands may take together.
 pub const CHAPTER_TIMEOUT: Duration = Duration::from_secs(50);
 
@@ -333,8 +337,10 @@ fn judge(name: &str, number: usize, step: &Step, out: &Path, repo: &Path, summar
         return; // never reached: the timeout above says where it stopped
     };
     summary.run += 1;
-    let printed =
-        read(&out.join(format!("{number}.out"))).replace(&*repo.to_string_lossy(), SUITE_AS_SHOWN);
+    let home = repo.with_file_name("home");
+    let printed = read(&out.join(format!("{number}.out")))
+        .replace(&*repo.to_string_lossy(), SUITE_AS_SHOWN)
+        .replace(&*home.to_string_lossy(), HOME_AS_SHOWN);
     let status: i32 = status.trim().parse().unwrap_or(-1);
     let at = format!("{name}:{}: `{}`", step.line, first_line(&step.command));
     let times: Vec<f64> = read(&out.join(format!("{number}.time")))
