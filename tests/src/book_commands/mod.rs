@@ -180,7 +180,8 @@ fn expand_includes(shown: &[String], dir: &Path) -> Result<Vec<String>, String> 
 }
 
 /// The files of the suite a fresh clone would have, plus new ones not yet
-/// committed (so a chapter can show a tool before its first commit).
+/// committed (so a chapter can show a tool before its first commit). Outside
+/// a git checkout (an unpacked archive), every file but `target/`.
 fn tracked_files(suite: &Path) -> Result<Vec<PathBuf>, String> {
     let output = Command::new("git")
         .arg("-C")
@@ -192,20 +193,40 @@ fn tracked_files(suite: &Path) -> Result<Vec<PathBuf>, String> {
             "--others",
             "--exclude-standard",
         ])
-        .output()
-        .map_err(|err| format!("cannot run git to list the suite's files: {err}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "git ls-files failed in {}: the book check copies a git checkout",
-            suite.display()
-        ));
+        .stderr(Stdio::null())
+        .output();
+    match output {
+        Ok(output) if output.status.success() => Ok(output
+            .stdout
+            .split(|&b| b == 0)
+            .filter(|name| !name.is_empty())
+            .map(|name| PathBuf::from(String::from_utf8_lossy(name).into_owned()))
+            .collect()),
+        _ => {
+            let mut files = Vec::new();
+            walk(suite, Path::new(""), &mut files)?;
+            Ok(files)
+        }
     }
-    Ok(output
-        .stdout
-        .split(|&b| b == 0)
-        .filter(|name| !name.is_empty())
-        .map(|name| PathBuf::from(String::from_utf8_lossy(name).into_owned()))
-        .collect())
+}
+
+/// Every file under `dir`, relative to the suite, leaving out build output.
+fn walk(root: &Path, dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), String> {
+    let entries = fs::read_dir(root.join(dir))
+        .map_err(|err| format!("cannot list {}: {err}", root.join(dir).display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|err| err.to_string())?;
+        let relative = dir.join(entry.file_name());
+        let kind = entry.file_type().map_err(|err| err.to_string())?;
+        if kind.is_dir() {
+            if !matches!(entry.file_name().to_str(), Some("target" | ".git")) {
+                walk(root, &relative, files)?;
+            }
+        } else if kind.is_file() {
+            files.push(relative);
+        }
+    }
+    Ok(())
 }
 
 /// Copies the suite into `repo`, sharing the built `target/`.
