@@ -23,15 +23,25 @@ pub const BACKGROUND_WAIT_SECONDS: u32 = 10;
 /// the output file (never a fixed sleep), until a background job printed
 /// enough lines, or stopped, or took too long.
 const PRELUDE: &str = r#"set +e
+__killed=""
 __kill_tree() {
     local child
     for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do __kill_tree "$child"; done
-    kill "$1" 2>/dev/null
+    kill "$1" 2>/dev/null && __killed="$__killed $1"
 }
 __stop() {
-    local job
+    local job pid tries
+    __killed=""
     for job in $(jobs -p); do __kill_tree "$job"; done
     wait 2>/dev/null
+    # A signal takes effect when the process next runs: wait until every one
+    # is gone (its ports free again) before the next step starts another.
+    for pid in $__killed; do
+        for ((tries = 0; tries < 100; tries++)); do
+            [ -z "$(ps -o stat= -p "$pid" 2>/dev/null | grep -v Z)" ] && break
+            sleep 0.05
+        done
+    done
 }
 __await() {
     local tries
