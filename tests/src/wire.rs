@@ -264,6 +264,7 @@ fn tidy(line: &str, ports: &[(u16, u16)]) -> String {
     line
 }
 
+/// A program of the scenario that did not start is the capture's failure.
 fn failed(err: String) -> Outcome {
     Outcome::Failed(err)
 }

@@ -51,6 +51,7 @@ pub fn mismatch(shown: &[String], printed: &str, varies: &[Varies]) -> Option<St
     ))
 }
 
+/// The lines of a report, indented under their heading (or "(nothing)").
 fn indent(lines: &[String]) -> String {
     if lines.is_empty() {
         return "    (nothing)".to_string();
@@ -77,6 +78,8 @@ pub fn normalise(line: &str, varies: &[Varies]) -> String {
     join_durations(&joined)
 }
 
+/// One word with its varying parts replaced: ports, temporary folders, and
+/// what the chapter says varies.
 fn normalise_word(word: &str, varies: &[Varies]) -> String {
     let mut word = ephemeral_ports(word);
     if let Some(start) = word.find("/tmp/.tmp") {

@@ -411,6 +411,7 @@ fn judge(name: &str, number: usize, step: &Step, out: &Path, repo: &Path, summar
     }
 }
 
+/// A command as a problem names it: its first line, `…` if it has more.
 fn first_line(command: &str) -> String {
     match command.split_once('\n') {
         Some((first, _)) => format!("{first} …"),
@@ -418,6 +419,7 @@ fn first_line(command: &str) -> String {
     }
 }
 
+/// A capture file's text; a missing file (a step never reached) reads as empty.
 fn read(path: &Path) -> String {
     fs::read(path)
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())

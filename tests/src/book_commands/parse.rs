@@ -211,6 +211,7 @@ fn prompt_block(body: &[(usize, &str)]) -> Vec<Step> {
     steps
 }
 
+/// A step run the plain way: no marker has changed it yet.
 fn step(line: usize, command: String, shown: Option<Vec<String>>) -> Step {
     Step {
         line,
