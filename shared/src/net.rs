@@ -112,9 +112,10 @@ fn bind_failure(addr: SocketAddr, err: &io::Error, transport: Transport) -> Fail
 /// Prints the contract's first stdout line, `listening on IP:PORT`, and flushes it.
 ///
 /// Tests, graders and the demo wait for this line instead of sleeping. It must
-/// show the *real* address, which matters with `--port 0`, and it must be
-/// flushed: stdout to a pipe is block-buffered, so without the flush the line
-/// could sit in our buffer while the test waits forever.
+/// show the *real* address, which matters with `--port 0`, and it must leave
+/// the program at once. Rust's stdout is line-buffered even into a pipe, so the
+/// newline would send it anyway; the flush is the habit that matters in Python
+/// and C, whose stdout into a pipe is block-buffered, and it costs nothing.
 ///
 /// It takes what the socket's `local_addr()` answered, so every server reads
 /// its real address the same way: `announce(listener.local_addr())?`; it

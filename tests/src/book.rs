@@ -37,6 +37,94 @@ pub fn check_includes(book_src: &Path) -> Result<Vec<BrokenInclude>, String> {
     Ok(broken)
 }
 
+/// Checks every Markdown link between chapters (`[x](ch02-loops.md#timeouts)`
+/// or `[x](#timeouts)`): the chapter must exist, and so must a heading whose
+/// anchor is the part after `#`. mdBook would render a dead link silently.
+pub fn check_links(book_src: &Path) -> Result<Vec<BrokenInclude>, String> {
+    let mut broken = Vec::new();
+    for chapter in markdown_files(book_src)? {
+        let text = fs::read_to_string(&chapter)
+            .map_err(|err| format!("cannot read {}: {err}", chapter.display()))?;
+        let dir = chapter.parent().unwrap_or(book_src);
+        for target in link_targets(&text) {
+            let (file, anchor) = target.split_once('#').unwrap_or((target, ""));
+            let linked = if file.is_empty() {
+                chapter.clone()
+            } else {
+                dir.join(file)
+            };
+            let problem = match fs::read_to_string(&linked) {
+                Err(_) => Some(format!("links to {file}, which does not exist")),
+                Ok(_) if anchor.is_empty() => None,
+                Ok(linked_text) => (!heading_anchors(&linked_text).iter().any(|a| a == anchor))
+                    .then(|| {
+                        format!("links to {target}, but no heading there has the anchor #{anchor}")
+                    }),
+            };
+            if let Some(problem) = problem {
+                broken.push(BrokenInclude {
+                    chapter: chapter.clone(),
+                    problem,
+                });
+            }
+        }
+    }
+    Ok(broken)
+}
+
+/// The targets of the links in `text` that stay inside the book: `file.md`,
+/// `file.md#anchor` or `#anchor` (not `http…`, and not inside code blocks).
+fn link_targets(text: &str) -> Vec<&str> {
+    let mut targets = Vec::new();
+    let mut in_code = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        if in_code {
+            continue;
+        }
+        let mut rest = line;
+        while let Some(start) = rest.find("](") {
+            let after = &rest[start + 2..];
+            let Some(end) = after.find(')') else { break };
+            let target = &after[..end];
+            let local = !target.contains("://") && !target.starts_with("mailto:");
+            if local && (target.starts_with('#') || target.contains(".md")) {
+                targets.push(target);
+            }
+            rest = &after[end..];
+        }
+    }
+    targets
+}
+
+/// The anchors mdBook gives the headings of a chapter: lower case, spaces as
+/// `-`, and only letters, digits, `-` and `_` kept.
+pub fn heading_anchors(text: &str) -> Vec<String> {
+    let mut in_code = false;
+    let mut anchors = Vec::new();
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+        } else if !in_code && line.starts_with('#') {
+            let title = line.trim_start_matches('#').trim();
+            let anchor: String = title
+                .chars()
+                .filter_map(|c| match c {
+                    ' ' => Some('-'),
+                    c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+                    _ => None,
+                })
+                .flat_map(char::to_lowercase)
+                .collect();
+            anchors.push(anchor);
+        }
+    }
+    anchors
+}
+
 /// The `path[:anchor]` part of every include directive in `text`.
 pub fn include_targets(text: &str) -> Vec<&str> {
     let mut targets = Vec::new();
@@ -87,7 +175,8 @@ fn check_one(dir: &Path, target: &str) -> Option<String> {
     None
 }
 
-fn markdown_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+/// Every Markdown file under `dir`, in a stable order.
+pub(crate) fn markdown_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let mut files = Vec::new();
     let entries =
         fs::read_dir(dir).map_err(|err| format!("cannot list {}: {err}", dir.display()))?;
@@ -111,6 +200,25 @@ mod tests {
     fn include_directives_are_found_with_and_without_anchors() {
         let text = "a {{#include ../x.rs:accept}} b {{#rustdoc_include y.rs}} {{#title T}}";
         assert_eq!(include_targets(text), vec!["../x.rs:accept", "y.rs"]);
+    }
+
+    #[test]
+    fn headings_get_mdbooks_anchors() {
+        let text = "# Lab 02\n## `listen(5)` is a queue, not a limit\n```sh\n# not a heading\n```\n\
+                    ### Opening a connection: the three-way handshake\n";
+        assert_eq!(
+            heading_anchors(text),
+            vec![
+                "lab-02",
+                "listen5-is-a-queue-not-a-limit",
+                "opening-a-connection-the-three-way-handshake"
+            ]
+        );
+        let links = "[a](sockets.md#tcp) [b](#here) [c](https://x.org/a.md) `[d](no.md)`\n";
+        assert_eq!(
+            link_targets(links),
+            vec!["sockets.md#tcp", "#here", "no.md"]
+        );
     }
 
     #[test]

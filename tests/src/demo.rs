@@ -105,9 +105,7 @@ pub fn run(lab: &Lab, bin_dir: &Path, emit: Tee) -> Result<(), String> {
         let succeeded = run_client(&client_program, &args, step.stdin.as_deref(), &emit)?;
         match (succeeded, step.expect_failure) {
             (true, false) => {}
-            (false, true) => {
-                emit("demo   | the client refused, as it should, and the server goes on")
-            }
+            (false, true) => emit("demo   | the server refused, as it should, and goes on serving"),
             (false, false) => return Err(format!("{} failed in the demo", lab.binary("client"))),
             (true, true) => {
                 return Err(format!(
@@ -128,10 +126,28 @@ pub fn run(lab: &Lab, bin_dir: &Path, emit: Tee) -> Result<(), String> {
             None => return Err("the server should have exited by itself".to_string()),
         }
     } else {
+        wait_until_quiet(&server);
         server.stop();
         emit("demo   | stopped the server (in a terminal, press Ctrl-C)");
     }
     Ok(())
+}
+
+/// Waits until the server has logged nothing new for a moment (at most 2 s):
+/// a client's program can exit before the server logs the end of its
+/// conversation, and stopping the server then would cut that line off.
+fn wait_until_quiet(server: &Server) {
+    let quiet = Duration::from_millis(200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    let mut seen = server.stderr().len();
+    let mut since = std::time::Instant::now();
+    while std::time::Instant::now() < deadline && since.elapsed() < quiet {
+        std::thread::sleep(Duration::from_millis(10));
+        let now = server.stderr().len();
+        if now != seen {
+            (seen, since) = (now, std::time::Instant::now());
+        }
+    }
 }
 
 /// Writes a command line the way a student would type it, quoting where needed.

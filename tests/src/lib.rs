@@ -16,8 +16,12 @@
 //!   into a gradebook; and the Gradescope autograder.
 //! - [`book`]: checks that every `{{#include file:anchor}}` in the book points
 //!   at a file and anchor that exist, so the text cannot drift from the code.
+//! - [`book_commands`]: runs every shell command the book shows and checks
+//!   that it prints what the book says.
+//! - [`wire`]: tcpdump captures of lab runs, the book's packets on the wire.
 
 pub mod book;
+pub mod book_commands;
 pub mod class;
 pub mod contract;
 pub mod demo;
@@ -27,5 +31,6 @@ pub mod peer;
 pub mod process;
 pub mod proxy;
 pub mod starter;
+pub mod wire;
 
 pub use process::{Server, client, reset};

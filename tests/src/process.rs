@@ -190,14 +190,7 @@ impl Server {
 
     fn kill(&mut self) {
         if let Ok(None) = self.child.try_wait() {
-            // The whole process group: `kill -KILL -- -PGID`.
-            let group = format!("-{}", self.child.id());
-            let killed_group = Command::new("kill")
-                .args(["-KILL", "--", &group])
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|status| status.success());
-            if !killed_group {
+            if !kill_group(self.child.id()) {
                 let _ = self.child.kill();
             }
         }
@@ -310,6 +303,16 @@ fn collect_lines(reader: impl Read + Send + 'static, tee: Tee) -> Arc<Mutex<Vec<
         })
     });
     lines
+}
+
+/// Kills every process of the group led by process `leader` (`kill -KILL --
+/// -PGID`), even if the leader itself has exited; true if any was killed.
+pub fn kill_group(leader: u32) -> bool {
+    Command::new("kill")
+        .args(["-KILL", "--", &format!("-{leader}")])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
 }
 
 #[cfg(test)]

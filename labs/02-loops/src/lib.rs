@@ -17,12 +17,15 @@
 //! - [`client`]: send many messages on one connection, each reply awaited.
 //! - [`crowd`]: many clients arriving at once (`lab02-crowd`), to see what the
 //!   listen backlog really limits, and to measure round trips per second.
+//! - [`keepalive`]: one connection for many requests against a connection per
+//!   request (`lab02-keepalive`), timed, to see what a short connection costs.
 //!
 //! Still simplified: each read is treated as one message. For an echo that
 //! happens to be harmless (lab 04 shows why, and when it is not).
 
 pub mod client;
 pub mod crowd;
+pub mod keepalive;
 pub mod server;
 
 /// Each lab has its own default port, so two labs can run side by side.

@@ -66,11 +66,26 @@ enum Action {
     },
     /// Checks that every starter builds and fails its grade, and every reference passes
     CheckStarters,
-    /// Checks that every {{#include file:anchor}} in the book resolves
+    /// Checks that every {{#include file:anchor}} and every link between chapters resolves
     CheckBook {
         /// The book's source folder
         #[arg(default_value = "book/src")]
         src: PathBuf,
+    },
+    /// Captures the book's packets on the wire with tcpdump (needs root), or checks them
+    Captures {
+        /// Compare fresh captures with the book's transcripts instead of writing them
+        #[arg(long)]
+        check: bool,
+    },
+    /// Runs every shell command the book shows, in a scratch copy, and compares its output
+    CheckBookCommands {
+        /// The book's source folder, or one chapter
+        #[arg(default_value = "book/src")]
+        src: PathBuf,
+        /// Also list the slowest commands, with their times
+        #[arg(long)]
+        times: bool,
     },
 }
 
@@ -235,8 +250,11 @@ fn main() -> ExitCode {
                 )
             })
         }
+        Action::CheckBookCommands { src, times } => check_book_commands(&src, times),
+        Action::Captures { check } => captures(check),
         Action::CheckBook { src } => {
-            let broken = book::check_includes(&src).map_err(Failure::new)?;
+            let mut broken = book::check_includes(&src).map_err(Failure::new)?;
+            broken.extend(book::check_links(&src).map_err(Failure::new)?);
             for include in &broken {
                 eprintln!("{}: {}", include.chapter.display(), include.problem);
             }
@@ -244,13 +262,99 @@ fn main() -> ExitCode {
                 Ok(())
             } else {
                 Err(Failure::new(format!(
-                    "{} book include(s) point at code that is not there",
+                    "{} book include(s) or link(s) point at something that is not there",
                     broken.len()
                 ))
-                .hint("fix the path, or add the ANCHOR / ANCHOR_END markers to the source"))
+                .hint("fix the path or the heading, or add the ANCHOR / ANCHOR_END markers to the source"))
             }
         }
     })
+}
+
+/// Captures every wire scenario and writes its transcript, or (`check`)
+/// compares it with the stored one. A capture tcpdump may not make is skipped.
+fn captures(check: bool) -> Result<(), Failure> {
+    use labkit::wire::{self, Outcome};
+    let bin_dir = bin_dir()?;
+    let (mut same, mut skipped, mut differ) = (0, 0, Vec::new());
+    let mut stdout = std::io::stdout().lock();
+    for scenario in wire::scenarios() {
+        let path = wire::transcript_path(&scenario);
+        let lines = match scenario.capture(&bin_dir) {
+            Ok(lines) => lines,
+            Err(Outcome::Skipped(why)) => {
+                writeln!(stdout, "skipped {}: {why}", scenario.file)?;
+                skipped += 1;
+                continue;
+            }
+            Err(Outcome::Failed(why)) => {
+                return Err(Failure::new(format!("capturing {}: {why}", scenario.about)));
+            }
+        };
+        if check {
+            let stored: Vec<String> = std::fs::read_to_string(&path)
+                .map_err(|err| Failure::io(format_args!("read {}", path.display()), &err))?
+                .lines()
+                .map(String::from)
+                .collect();
+            if wire::normalised(&stored) == wire::normalised(&lines) {
+                same += 1;
+            } else {
+                eprintln!("{} now captures:\n{}\n", path.display(), lines.join("\n"));
+                differ.push(scenario.file);
+            }
+        } else {
+            std::fs::write(&path, lines.join("\n") + "\n")
+                .map_err(|err| Failure::io(format_args!("write {}", path.display()), &err))?;
+            writeln!(stdout, "wrote {}", path.display())?;
+        }
+    }
+    if check {
+        writeln!(stdout, "captures: {same} as stored, {skipped} skipped")?;
+    }
+    if differ.is_empty() {
+        Ok(())
+    } else {
+        Err(
+            Failure::new(format!("the packets of {} changed", differ.join(", ")))
+                .hint("if the change is right, run `just captures` and commit the transcripts"),
+        )
+    }
+}
+
+/// Runs the book's commands and prints one line of counts; fails on any problem.
+fn check_book_commands(src: &std::path::Path, times: bool) -> Result<(), Failure> {
+    let bin_dir = bin_dir()?;
+    let setup = labkit::book_commands::Setup {
+        suite: suite_dir(),
+        target: bin_dir.parent().unwrap_or(&bin_dir).to_path_buf(),
+        sandboxed: labkit::book_commands::sandbox_works(),
+    };
+    if !setup.sandboxed {
+        eprintln!(
+            "(bwrap cannot make a network namespace here: running the chapters one after another)"
+        );
+    }
+    let mut summary = labkit::book_commands::check(src, &setup).map_err(Failure::new)?;
+    if times {
+        summary.timings.sort_by(|a, b| b.0.total_cmp(&a.0));
+        for (seconds, at) in summary.timings.iter().take(15) {
+            eprintln!("{seconds:6.2} s  {at}");
+        }
+    }
+    for problem in &summary.problems {
+        eprintln!("{problem}\n");
+    }
+    writeln!(std::io::stdout(), "{}", summary.line())?;
+    if summary.problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::new(format!(
+            "{} of the book's commands do not run as the book shows",
+            summary.problems.len()
+        ))
+        .hint("fix the chapter or the program; mark what cannot run here with <!-- book-check: skip (why) -->"))
+    }
 }
 
 /// The suite's folder, which holds `labs/`, `shared/` and the workspace's `Cargo.toml`.
