@@ -61,63 +61,65 @@ async fn accept_loop(
         if settings.log_connections {
             eprintln!("{peer}: connected");
         }
-        tokio::spawn(client_task(stream, peer, Arc::clone(&settings)));
+        tokio::spawn(serve_client(stream, peer, Arc::clone(&settings)));
         milestones.connected(metrics.num_alive_tasks());
     }
     // ANCHOR_END: accept_loop
 }
 
-/// One client's task: serves it, then logs how it left.
+/// Answers one client's lines until it leaves, then logs how it left.
 ///
-/// Everything this future holds is held once per client, for as long as the
-/// client stays: the settings come as an `Arc`, 8 bytes, not a copy each.
-async fn client_task(stream: TcpStream, peer: SocketAddr, settings: Arc<Settings>) {
-    serve_client(stream, &settings).await.log(peer, &settings);
-}
-
-/// Answers one client's lines until it leaves; says how it left.
-async fn serve_client(mut stream: TcpStream, settings: &Settings) -> Ending {
-    // STARTER: loop: read (at most READ_CHUNK, within the idle timeout), answer_lines, write_all the replies; 0 bytes, too long or silent ends it
+/// This is the task: its future (every local that lives across an
+/// `.await`) is held once per client, for as long as the client stays, so
+/// it is kept small (a test measures it): the settings come as an `Arc`,
+/// 8 bytes, not a copy each.
+async fn serve_client(mut stream: TcpStream, peer: SocketAddr, settings: Arc<Settings>) {
+    // STARTER: loop: read (at most READ_CHUNK, within the idle timeout), answer_lines, write_all the replies; 0 bytes, too long or silent ends it; log the ending
     // ANCHOR: serve_client
     let mut incoming = Vec::new();
     let mut outgoing = Vec::new();
     let mut answered = 0;
-    loop {
+    let ending = loop {
         // `read_buf` appends to `incoming`, at most READ_CHUNK bytes (the
         // task is not preempted while it answers them); the timeout turns a
         // silent client into an ending instead of a task that waits forever.
         let mut limited = (&mut stream).take(READ_CHUNK as u64);
         let n = match timeout(settings.idle_timeout, limited.read_buf(&mut incoming)).await {
-            Err(_elapsed) => return Ending::Silent,
-            Ok(Err(err)) => return Ending::Failed(err),
+            Err(_elapsed) => break Ending::Silent,
+            Ok(Err(err)) => break Ending::Failed(err),
             Ok(Ok(n)) => n,
         };
         if n == 0 {
-            return Ending::Closed {
+            break Ending::Closed {
                 answered,
                 unfinished: incoming.len(),
             };
         }
-        let result = lines::answer_lines(&mut incoming, &mut outgoing);
-        if let Ok(count) = result {
-            answered += count as u64;
-        } else {
-            outgoing.extend_from_slice(lines::TOO_LONG);
-        }
+        let too_long = match lines::answer_lines(&mut incoming, &mut outgoing) {
+            Ok(count) => {
+                answered += count as u64;
+                false
+            }
+            Err(LineTooLong) => {
+                outgoing.extend_from_slice(lines::TOO_LONG);
+                true
+            }
+        };
         // While this write waits for a client that is not reading, this
         // task reads nothing more from it: backpressure, for free.
         match timeout(settings.idle_timeout, stream.write_all(&outgoing)).await {
-            Err(_elapsed) => return Ending::Silent,
-            Ok(Err(err)) => return Ending::Failed(err),
+            Err(_elapsed) => break Ending::Silent,
+            Ok(Err(err)) => break Ending::Failed(err),
             Ok(Ok(())) => outgoing.clear(),
         }
-        if let Err(LineTooLong) = result {
-            // Boxed: a future's size is that of its largest state, and
-            // this rare one would otherwise make every client's task bigger.
+        if too_long {
+            // Boxed: a future is as big as its biggest state, and this
+            // rare one would otherwise make every client's task bigger.
             Box::pin(close_gently(&mut stream)).await;
-            return Ending::TooLong;
+            break Ending::TooLong;
         }
-    }
+    };
+    ending.log(peer, &settings);
     // ANCHOR_END: serve_client
     // STARTER_END
 }
@@ -165,7 +167,7 @@ mod tests {
                 idle_timeout: Duration::from_secs(1),
                 log_connections: false,
             });
-            let task = client_task(stream, peer, settings);
+            let task = serve_client(stream, peer, settings);
             let size = std::mem::size_of_val(&task);
             println!("a client's task holds {size} bytes");
             assert!(
