@@ -10,6 +10,8 @@
 //! The runtime is the *current-thread* kind: every task runs on this one
 //! thread, as in the mio version, so the two compare fairly.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use shared::Failure;
@@ -28,11 +30,14 @@ pub fn serve(listener: std::net::TcpListener, settings: &Settings) -> Result<(),
         .enable_time()
         .build()
         .map_err(|err| Failure::io("start the tokio runtime", &err))?;
-    runtime.block_on(accept_loop(listener, settings.clone()))
+    runtime.block_on(accept_loop(listener, Arc::new(settings.clone())))
 }
 
 /// Accepts clients and starts a task for each.
-async fn accept_loop(listener: std::net::TcpListener, settings: Settings) -> Result<(), Failure> {
+async fn accept_loop(
+    listener: std::net::TcpListener,
+    settings: Arc<Settings>,
+) -> Result<(), Failure> {
     listener
         .set_nonblocking(true)
         .map_err(|err| Failure::io("make the listener non-blocking", &err))?;
@@ -56,56 +61,65 @@ async fn accept_loop(listener: std::net::TcpListener, settings: Settings) -> Res
         if settings.log_connections {
             eprintln!("{peer}: connected");
         }
-        let settings = settings.clone();
-        tokio::spawn(async move {
-            serve_client(stream, &settings).await.log(peer, &settings);
-        });
+        tokio::spawn(serve_client(stream, peer, Arc::clone(&settings)));
         milestones.connected(metrics.num_alive_tasks());
     }
     // ANCHOR_END: accept_loop
 }
 
-/// Answers one client's lines until it leaves; says how it left.
-async fn serve_client(mut stream: TcpStream, settings: &Settings) -> Ending {
-    // STARTER: loop: read (at most READ_CHUNK, within the idle timeout), answer_lines, write_all the replies; 0 bytes, too long or silent ends it
+/// Answers one client's lines until it leaves, then logs how it left.
+///
+/// This is the task: its future (every local that lives across an
+/// `.await`) is held once per client, for as long as the client stays, so
+/// it is kept small (a test measures it): the settings come as an `Arc`,
+/// 8 bytes, not a copy each.
+async fn serve_client(mut stream: TcpStream, peer: SocketAddr, settings: Arc<Settings>) {
+    // STARTER: loop: read (at most READ_CHUNK, within the idle timeout), answer_lines, write_all the replies; 0 bytes, too long or silent ends it; log the ending
     // ANCHOR: serve_client
     let mut incoming = Vec::new();
     let mut outgoing = Vec::new();
     let mut answered = 0;
-    loop {
+    let ending = loop {
         // `read_buf` appends to `incoming`, at most READ_CHUNK bytes (the
         // task is not preempted while it answers them); the timeout turns a
         // silent client into an ending instead of a task that waits forever.
         let mut limited = (&mut stream).take(READ_CHUNK as u64);
         let n = match timeout(settings.idle_timeout, limited.read_buf(&mut incoming)).await {
-            Err(_elapsed) => return Ending::Silent,
-            Ok(Err(err)) => return Ending::Failed(err),
+            Err(_elapsed) => break Ending::Silent,
+            Ok(Err(err)) => break Ending::Failed(err),
             Ok(Ok(n)) => n,
         };
         if n == 0 {
-            return Ending::Closed {
+            break Ending::Closed {
                 answered,
                 unfinished: incoming.len(),
             };
         }
-        let result = lines::answer_lines(&mut incoming, &mut outgoing);
-        if let Ok(count) = result {
-            answered += count as u64;
-        } else {
-            outgoing.extend_from_slice(lines::TOO_LONG);
-        }
+        let too_long = match lines::answer_lines(&mut incoming, &mut outgoing) {
+            Ok(count) => {
+                answered += count as u64;
+                false
+            }
+            Err(LineTooLong) => {
+                outgoing.extend_from_slice(lines::TOO_LONG);
+                true
+            }
+        };
         // While this write waits for a client that is not reading, this
         // task reads nothing more from it: backpressure, for free.
         match timeout(settings.idle_timeout, stream.write_all(&outgoing)).await {
-            Err(_elapsed) => return Ending::Silent,
-            Ok(Err(err)) => return Ending::Failed(err),
+            Err(_elapsed) => break Ending::Silent,
+            Ok(Err(err)) => break Ending::Failed(err),
             Ok(Ok(())) => outgoing.clear(),
         }
-        if let Err(LineTooLong) = result {
-            close_gently(&mut stream).await;
-            return Ending::TooLong;
+        if too_long {
+            // Boxed: a future is as big as its biggest state, and this
+            // rare one would otherwise make every client's task bigger.
+            Box::pin(close_gently(&mut stream)).await;
+            break Ending::TooLong;
         }
-    }
+    };
+    ending.log(peer, &settings);
     // ANCHOR_END: serve_client
     // STARTER_END
 }
@@ -127,5 +141,39 @@ async fn close_gently(stream: &mut TcpStream) {
         if n == 0 {
             break;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The most bytes a client's task may hold, its future, for tokio's
+    /// task to fit in 512 bytes: tokio adds 96 bytes of its own and rounds
+    /// each task up to a multiple of 128 (it aligns tasks to cache lines).
+    const MOST_BYTES_PER_TASK: usize = 512 - 96;
+
+    #[test]
+    fn a_client_task_fits_in_512_bytes() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let _client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+            let (stream, peer) = listener.accept().await.unwrap();
+            let settings = Arc::new(Settings {
+                idle_timeout: Duration::from_secs(1),
+                log_connections: false,
+            });
+            let task = serve_client(stream, peer, settings);
+            let size = std::mem::size_of_val(&task);
+            println!("a client's task holds {size} bytes");
+            assert!(
+                size <= MOST_BYTES_PER_TASK,
+                "{size} bytes: more than {MOST_BYTES_PER_TASK} makes every client's task 128 bytes bigger"
+            );
+        });
     }
 }
