@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::session::{Finding, Session, preview};
-use super::{Check, Role};
+use super::{CHECK_TIMEOUT, Check, Role};
 
 /// How long a client may run in a check where it should finish quickly.
 pub(super) const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -15,6 +15,7 @@ pub(super) const LISTENING_LINE: Check = Check {
     id: "listening-line",
     points: 10,
     role: Role::Server,
+    timeout: CHECK_TIMEOUT,
     title: "prints `listening on IP:PORT` with the real port as its first stdout line, so others can find it",
     run: listening_line,
 };
@@ -24,6 +25,7 @@ pub(super) const BUSY_PORT: Check = Check {
     id: "busy-port",
     points: 5,
     role: Role::Server,
+    timeout: CHECK_TIMEOUT,
     title: "a second server on a busy port exits non-zero with one `error:` line, not a crash",
     run: busy_port,
 };
@@ -33,6 +35,7 @@ pub(super) const CLIENT_WITHOUT_SERVER: Check = Check {
     id: "client-without-server",
     points: 5,
     role: Role::Client,
+    timeout: CHECK_TIMEOUT,
     title: "the client with no server to talk to exits non-zero with one `error:` line, not a crash or a hang",
     run: client_without_server,
 };
@@ -108,4 +111,13 @@ pub(super) fn expect_stdout(stdout: &str, expected: &str, success: bool) -> Resu
         return Err(Finding::new("exit status 0", "a non-zero exit status"));
     }
     Ok(())
+}
+
+/// The last line a program printed on stderr, for a diagnosis: usually its
+/// `error:` line.
+pub(super) fn last_line(stderr: &str) -> String {
+    match stderr.trim_end().lines().last() {
+        Some(line) => line.to_string(),
+        None => "(nothing on stderr)".to_string(),
+    }
 }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use super::contract::{CLIENT_TIMEOUT, expect_stdout};
 use super::session::{Finding, Session, preview};
-use super::{Check, Role, contract};
+use super::{CHECK_TIMEOUT, Check, Role, contract};
 
 /// Lab 01's rubric, in course order: the contract's checks and the lab's own.
 pub fn checks() -> Vec<Check> {
@@ -15,6 +15,7 @@ pub fn checks() -> Vec<Check> {
             id: "echo-capitals",
             points: 20,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "answers one message with the same bytes in capitals, then closes the connection",
             run: echo_capitals,
         },
@@ -22,6 +23,7 @@ pub fn checks() -> Vec<Check> {
             id: "bytes-not-text",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "changes only the ASCII letters a–z, so other bytes (UTF-8 text) come back intact",
             run: bytes_not_text,
         },
@@ -30,6 +32,7 @@ pub fn checks() -> Vec<Check> {
             id: "client-prints-reply",
             points: 20,
             role: Role::Client,
+            timeout: CHECK_TIMEOUT,
             title: "the client sends its message and prints the server's reply",
             run: client_prints_reply,
         },

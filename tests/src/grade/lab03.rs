@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::contract::{CLIENT_TIMEOUT, expect_one_error_line, expect_stdout};
 use super::session::{Finding, Session, preview};
-use super::{Check, Role, contract};
+use super::{CHECK_TIMEOUT, Check, Role, contract};
 
 /// Lab 03's rubric, in course order: the contract's checks and the lab's own.
 pub fn checks() -> Vec<Check> {
@@ -15,6 +15,7 @@ pub fn checks() -> Vec<Check> {
             id: "datagram-echo",
             points: 15,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "answers a datagram with one datagram, the same bytes in capitals, sent back to its sender",
             run: datagram_echo,
         },
@@ -22,6 +23,7 @@ pub fn checks() -> Vec<Check> {
             id: "kept-boundaries",
             points: 15,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "five datagrams sent back to back get five replies, one per datagram, never merged",
             run: kept_boundaries,
         },
@@ -29,6 +31,7 @@ pub fn checks() -> Vec<Check> {
             id: "empty-datagram",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "an empty datagram is a real message and gets an empty reply",
             run: empty_datagram,
         },
@@ -36,6 +39,7 @@ pub fn checks() -> Vec<Check> {
             id: "reply-to-each-sender",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "with two senders taking turns, each reply goes to the address its datagram came from",
             run: reply_to_each_sender,
         },
@@ -43,6 +47,7 @@ pub fn checks() -> Vec<Check> {
             id: "client-prints-replies",
             points: 10,
             role: Role::Client,
+            timeout: CHECK_TIMEOUT,
             title: "the client sends each argument as one datagram and prints each reply",
             run: client_prints_replies,
         },
@@ -50,6 +55,7 @@ pub fn checks() -> Vec<Check> {
             id: "client-retries",
             points: 15,
             role: Role::Client,
+            timeout: CHECK_TIMEOUT,
             title: "the client sends again after a timeout, so a lost datagram still gets its reply",
             run: client_retries,
         },
@@ -57,6 +63,7 @@ pub fn checks() -> Vec<Check> {
             id: "client-gives-up",
             points: 10,
             role: Role::Client,
+            timeout: CHECK_TIMEOUT,
             title: "with no server, the client gives up after its retries with one `error:` line instead of hanging",
             run: client_gives_up,
         },

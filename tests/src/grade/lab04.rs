@@ -6,8 +6,9 @@ use std::net::{Shutdown, SocketAddr};
 use std::thread;
 use std::time::Duration;
 
-use super::session::{Finding, Session, preview};
-use super::{Check, Role, contract};
+use super::contract::{CLIENT_TIMEOUT, last_line};
+use super::session::{Finding, REPLY_TIMEOUT, Session, accept_within, preview};
+use super::{CHECK_TIMEOUT, Check, Role, contract};
 use crate::proxy::Cut;
 
 /// Lab 04's rubric, in course order: the contract's checks and the lab's own.
@@ -20,6 +21,7 @@ pub fn checks() -> Vec<Check> {
             id: "counts-every-byte",
             points: 20,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "after the client's half-close, reports `reads=R bytes=B` with B exactly the bytes sent, then closes",
             run: counts_every_byte,
         },
@@ -27,6 +29,7 @@ pub fn checks() -> Vec<Check> {
             id: "counts-a-cut-stream",
             points: 15,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "counts each read as it comes: 30 bytes arriving one at a time make several reads, not one",
             run: counts_a_cut_stream,
         },
@@ -34,6 +37,7 @@ pub fn checks() -> Vec<Check> {
             id: "large-write-is-cut",
             points: 15,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "one 10000-byte write cannot fit a 1024-byte read: at least 10 reads are reported",
             run: large_write_is_cut,
         },
@@ -41,6 +45,7 @@ pub fn checks() -> Vec<Check> {
             id: "empty-stream",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "a client that sends nothing and half-closes gets `reads=0 bytes=0`",
             run: empty_stream,
         },
@@ -48,6 +53,7 @@ pub fn checks() -> Vec<Check> {
             id: "clients-at-once",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "two clients connected at once each get their own report",
             run: clients_at_once,
         },
@@ -55,6 +61,7 @@ pub fn checks() -> Vec<Check> {
             id: "client-half-closes",
             points: 15,
             role: Role::Client,
+            timeout: CHECK_TIMEOUT,
             title: "the client writes its messages as given, half-closes, and reads the report",
             run: client_half_closes,
         },
@@ -185,24 +192,39 @@ fn client_half_closes(session: &mut Session) -> Result<(), Finding> {
         "the grader plays the server on {addr}: it records every byte until the end of the stream"
     ));
     let server = thread::spawn(move || -> Result<Vec<u8>, String> {
-        let (mut conn, _) = listener.accept().map_err(|err| err.to_string())?;
-        conn.set_read_timeout(Some(Duration::from_secs(5)))
+        let mut conn = accept_within(&listener, CLIENT_TIMEOUT)
+            .map_err(|_| format!("no connection within {} s", CLIENT_TIMEOUT.as_secs()))?;
+        conn.set_read_timeout(Some(REPLY_TIMEOUT))
             .map_err(|err| err.to_string())?;
         let mut received = Vec::new();
-        conn.read_to_end(&mut received)
-            .map_err(|err| format!("no end of stream (half-close) within 5 s: {err}"))?;
+        conn.read_to_end(&mut received).map_err(|_| {
+            format!(
+                "{} bytes ({:?}), then no end of stream (half-close) within {} s",
+                received.len(),
+                preview(&received),
+                REPLY_TIMEOUT.as_secs()
+            )
+        })?;
         let report = format!("reads=1 bytes={}\n", received.len());
         conn.write_all(report.as_bytes())
             .map_err(|err| err.to_string())?;
         Ok(received)
     });
-    let run = session.run_client(addr, &["one", "two", "three"], "", Duration::from_secs(10))?;
+    let run = session.run_client(addr, &["one", "two", "three"], "", CLIENT_TIMEOUT)?;
     let received = server
         .join()
         .map_err(|_| Finding::new("the grader's server runs", "it panicked"))?
-        .map_err(|seen| Finding::new("the client's bytes, then its half-close", seen).diagnosis(
-            "the client must shut down its sending side (shutdown(Write)) so the server sees the end",
-        ))?;
+        .map_err(|seen| {
+            let finding = Finding::new("the client's bytes, then its half-close", seen);
+            if run.success {
+                finding.diagnosis("the client must shut down its sending side (shutdown(Write)) so the server sees the end")
+            } else {
+                finding.diagnosis(format!(
+                    "the client exited with an error instead: {}",
+                    last_line(&run.stderr)
+                ))
+            }
+        })?;
     if received != b"onetwothree" {
         return Err(Finding::new(
             "the bytes \"onetwothree\"",

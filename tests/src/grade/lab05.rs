@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::session::{Finding, Session, preview};
+use super::contract::CLIENT_TIMEOUT;
+use super::session::{Finding, REPLY_TIMEOUT, Session, accept_within, preview};
 use super::wire::{frame, read_frame};
-use super::{Check, Role, contract};
+use super::{CHECK_TIMEOUT, Check, Role, contract};
 use crate::proxy::Cut;
 
 /// Lab 05's rubric, in course order: the contract's checks and the lab's own.
@@ -25,6 +26,7 @@ pub fn checks() -> Vec<Check> {
             id: "hello-report",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "answers a `hello` request frame with the exact reply frame (body_size, crc32, body)",
             run: hello,
         },
@@ -32,6 +34,7 @@ pub fn checks() -> Vec<Check> {
             id: "every-report",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "answers `empty`, `numbers` and `echo` (all 256 byte values) exactly, on one connection",
             run: every_report,
         },
@@ -39,6 +42,7 @@ pub fn checks() -> Vec<Check> {
             id: "large-reply",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "sends a 4 MB `numbers` reply whole and intact, far larger than any read buffer",
             run: large_reply,
         },
@@ -46,6 +50,7 @@ pub fn checks() -> Vec<Check> {
             id: "one-byte-at-a-time",
             points: 15,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "reassembles request frames that arrive one byte at a time (read exactly N bytes, in a loop)",
             run: one_byte_at_a_time,
         },
@@ -53,6 +58,7 @@ pub fn checks() -> Vec<Check> {
             id: "merged-writes",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "reads a frame whose prefix, header and body arrive merged into one read",
             run: merged_writes,
         },
@@ -60,6 +66,7 @@ pub fn checks() -> Vec<Check> {
             id: "random-cuts",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "serves 10 echo requests whose bytes arrive cut at random places",
             run: random_cuts,
         },
@@ -67,6 +74,7 @@ pub fn checks() -> Vec<Check> {
             id: "refuses-unknown-report",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "refuses an unknown report with an `error` reply and keeps the connection open (runs nothing)",
             run: refuses_unknown_report,
         },
@@ -74,6 +82,7 @@ pub fn checks() -> Vec<Check> {
             id: "survives-bad-frames",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "a huge header length, bad JSON or a frame cut short affect only that client: others are served",
             run: survives_bad_frames,
         },
@@ -81,6 +90,8 @@ pub fn checks() -> Vec<Check> {
             id: "client-through-proxy",
             points: 10,
             role: Role::Client,
+            // Its client runs for up to 20 s through a proxy that delays every byte.
+            timeout: Duration::from_secs(45),
             title: "the client gets intact replies when every byte arrives separately",
             run: client_through_proxy,
         },
@@ -88,6 +99,7 @@ pub fn checks() -> Vec<Check> {
             id: "client-checks-crc",
             points: 5,
             role: Role::Client,
+            timeout: CHECK_TIMEOUT,
             title: "the client refuses a reply whose CRC-32 does not match its body, with one `error:` line",
             run: client_checks_crc,
         },
@@ -379,24 +391,41 @@ fn client_checks_crc(session: &mut Session) -> Result<(), Finding> {
     session.note(format!(
         "the grader plays the server on {addr}: its hello reply carries a wrong crc32"
     ));
-    thread::spawn(move || {
-        if let Ok((mut conn, _)) = listener.accept() {
-            let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut prefix = [0; 4];
-            if conn.read_exact(&mut prefix).is_ok() {
-                let mut header = vec![0; u32::from_be_bytes(prefix).min(65_536) as usize];
-                let _ = conn.read_exact(&mut header);
-                let wrong = crc32(HELLO) ^ 1;
-                let _ = conn.write_all(&frame(
+    // Says whether the damaged reply went out: a client that fails without
+    // asking has not shown that it checks anything.
+    let server = thread::spawn(move || -> bool {
+        let Ok(mut conn) = accept_within(&listener, CLIENT_TIMEOUT) else {
+            return false;
+        };
+        let _ = conn.set_read_timeout(Some(REPLY_TIMEOUT));
+        let mut prefix = [0; 4];
+        if conn.read_exact(&mut prefix).is_err() {
+            return false;
+        }
+        let mut header = vec![0; u32::from_be_bytes(prefix).min(65_536) as usize];
+        let wrong = crc32(HELLO) ^ 1;
+        let sent = conn.read_exact(&mut header).is_ok()
+            && conn
+                .write_all(&frame(
                     &json!({"body_size": HELLO.len(), "crc32": wrong}),
                     HELLO,
-                ));
-                let mut rest = Vec::new();
-                let _ = conn.read_to_end(&mut rest);
-            }
-        }
+                ))
+                .is_ok();
+        let mut rest = Vec::new();
+        let _ = conn.read_to_end(&mut rest);
+        sent
     });
-    let run = session.run_client(addr, &["hello"], "", Duration::from_secs(10))?;
+    let run = session.run_client(addr, &["hello"], "", CLIENT_TIMEOUT)?;
+    if !server.join().unwrap_or(false) {
+        return Err(Finding::new(
+            "the client sends its request and reads the damaged reply",
+            "no whole request arrived",
+        )
+        .diagnosis(format!(
+            "the client never asked, so it could not refuse the reply; it said: {}",
+            contract::last_line(&run.stderr)
+        )));
+    }
     if run.success {
         return Err(Finding::new(
             "a non-zero exit status: the reply was damaged",

@@ -8,6 +8,7 @@
 //! process a check starts is stopped when the check ends.
 //!
 //! - [`session`]: what a check can do (start a server, run a client, connect).
+//! - [`bounded`]: running a program to its end, bounded in time.
 //! - [`contract`]: the command-line contract's checks, in every lab's rubric.
 //! - [`lab01`] … [`lab06`]: each lab's rubric, one module per lab, each a
 //!   list of checks in course order; [`rubric`] picks a lab's.
@@ -15,6 +16,7 @@
 //! - [`fixtures`]: broken programs that prove each check catches its bug.
 //! - [`report`]: the text report and Gradescope's `results.json`.
 
+pub mod bounded;
 pub mod contract;
 pub mod fixtures;
 pub mod lab01;
@@ -28,8 +30,9 @@ pub mod session;
 pub mod wire;
 
 use std::path::Path;
+use std::sync::mpsc;
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::labs::Lab;
 pub use session::{Finding, Session};
@@ -45,9 +48,17 @@ pub struct Check {
     pub role: Role,
     /// One sentence: what is checked and why it matters.
     pub title: &'static str,
+    /// The most wall-clock time the check may take, all its steps together:
+    /// past it, the grader stops the check's programs and moves on.
+    pub timeout: Duration,
     /// The check itself.
     pub run: fn(&mut Session) -> Result<(), Finding>,
 }
+
+/// A check's time limit unless it asks for more: every step of a check has
+/// its own shorter timeout (5 s for a reply, 10 s for a client), so a check
+/// reaches this only when it takes step after step slowly.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Which of the student's programs a check grades.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,13 +159,22 @@ pub fn grade(
 
 /// Runs the checks of `lab`'s rubric that `wanted` picks, allowing servers
 /// `startup_timeout` to print their listening line.
+///
+/// Each check runs in a thread of its own, all at once, and each has its own
+/// deadline: a check still running at its deadline has its programs stopped
+/// and is reported as timed out, with its transcript so far. Its thread is
+/// left behind; with its programs gone it ends soon, and nothing waits for it.
 pub fn grade_checks(
     lab: &Lab,
     subject: &Subject,
     reference: &Subject,
-    startup_timeout: std::time::Duration,
+    startup_timeout: Duration,
     wanted: impl Fn(&Check) -> bool,
 ) -> Vec<Outcome> {
+    // A caller that allows slow starts (many Python servers on two busy
+    // cores) allows each check that much more time too.
+    let patience = startup_timeout.saturating_sub(session::STARTUP_TIMEOUT);
+    let started = Instant::now();
     let runs: Vec<_> = rubric(lab)
         .into_iter()
         .filter(|check| wanted(check))
@@ -164,26 +184,59 @@ pub fn grade_checks(
             if let Some(option) = server_folder_option(lab) {
                 session = session.with_server_folder(option);
             }
-            thread::spawn(move || run_check(&check, session))
+            let cancel = session.cancel_handle();
+            let (sender, receiver) = mpsc::channel();
+            let (id, title, points, limit) = (
+                check.id,
+                check.title,
+                check.points,
+                check.timeout + patience,
+            );
+            thread::spawn(move || {
+                let _ = sender.send(run_check(&check, session));
+            });
+            (id, title, points, limit, cancel, receiver)
         })
         .collect();
     runs.into_iter()
-        .map(|run| {
-            run.join().unwrap_or_else(|_| Outcome {
-                id: "grader",
-                title: "the grader itself",
-                points: 0,
-                finding: Some(Finding::new("the check runs", "the grader panicked")),
-                transcript: Vec::new(),
-                seconds: 0.0,
-            })
+        .map(|(id, title, points, limit, cancel, receiver)| {
+            let left = (started + limit).saturating_duration_since(Instant::now());
+            let unfinished = |finding: Finding, transcript: Vec<String>| Outcome {
+                id,
+                title,
+                points,
+                finding: Some(finding),
+                transcript,
+                seconds: started.elapsed().as_secs_f64(),
+            };
+            match receiver.recv_timeout(left) {
+                Ok(outcome) => outcome,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let transcript = cancel.cancel();
+                    unfinished(
+                        Finding::new(
+                            format!("the check finishes within {} s", limit.as_secs()),
+                            format!("timed out after {} s", limit.as_secs()),
+                        )
+                        .diagnosis(
+                            "the programs were stopped; the transcript shows how far the check got",
+                        ),
+                        transcript,
+                    )
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => unfinished(
+                    Finding::new("the check runs", "the grader itself failed (a panic)"),
+                    cancel.cancel(),
+                ),
+            }
         })
         .collect()
 }
 
 /// Runs one check in its session and says how it went.
-fn run_check(check: &Check, mut session: Session) -> Outcome {
+fn run_check(check: &Check, session: Session) -> Outcome {
     let started = Instant::now();
+    let mut session = session;
     let result = (check.run)(&mut session);
     let transcript = session.finish();
     Outcome {

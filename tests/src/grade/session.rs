@@ -1,8 +1,9 @@
 //! What a check can do, each step bounded in time and written to a transcript.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,7 @@ use crate::process::{Server, Tee};
 use crate::proxy::{Cut, Recut};
 
 use super::Subject;
+use super::bounded::{self, Ending};
 
 /// How long a server may take to print its listening line.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -61,8 +63,7 @@ pub struct ClientRun {
 pub struct Session {
     subject: Subject,
     reference: Subject,
-    transcript: Arc<Mutex<Vec<String>>>,
-    servers: Vec<Server>,
+    shared: Arc<Shared>,
     /// For labs whose server serves a folder: the option that names it
     /// (`--root`) and a scratch folder to give servers that were not given
     /// one, so that no check makes a folder where the grader happens to run.
@@ -71,17 +72,60 @@ pub struct Session {
     startup_timeout: Duration,
 }
 
+/// What a check's session shares with the grader that runs the check: the
+/// grader can stop a check that runs past its time limit from outside.
+struct Shared {
+    transcript: Mutex<Vec<String>>,
+    servers: Mutex<Vec<Server>>,
+    /// Set when the check's time is up: every program it started is
+    /// stopped, and it may start no more.
+    cancelled: AtomicBool,
+}
+
+/// A handle on a running check, for the grader that runs it.
+pub struct Cancel(Arc<Shared>);
+
+impl Cancel {
+    /// Ends the check's programs now (servers and a running client), and
+    /// returns its transcript so far.
+    pub fn cancel(&self) -> Vec<String> {
+        self.0.cancelled.store(true, Ordering::Relaxed);
+        let servers = self
+            .0
+            .servers
+            .lock()
+            .map(|mut servers| std::mem::take(&mut *servers))
+            .unwrap_or_default();
+        for server in servers {
+            server.stop();
+        }
+        self.0
+            .transcript
+            .lock()
+            .map(|lines| lines.clone())
+            .unwrap_or_default()
+    }
+}
+
 impl Session {
     /// A fresh session for one check.
     pub fn new(subject: Subject, reference: Subject) -> Session {
         Session {
             subject,
             reference,
-            transcript: Arc::new(Mutex::new(Vec::new())),
-            servers: Vec::new(),
+            shared: Arc::new(Shared {
+                transcript: Mutex::new(Vec::new()),
+                servers: Mutex::new(Vec::new()),
+                cancelled: AtomicBool::new(false),
+            }),
             folder: None,
             startup_timeout: STARTUP_TIMEOUT,
         }
+    }
+
+    /// A handle that stops this session's check from outside.
+    pub fn cancel_handle(&self) -> Cancel {
+        Cancel(Arc::clone(&self.shared))
     }
 
     /// Allows servers `timeout` to print their listening line. The suite's
@@ -120,14 +164,19 @@ impl Session {
     }
 
     fn push(&self, line: String) {
-        if let Ok(mut transcript) = self.transcript.lock() {
+        if let Ok(mut transcript) = self.shared.transcript.lock() {
             transcript.push(line);
         }
     }
 
     /// Stops every program the check started and returns the transcript.
-    pub fn finish(mut self) -> Vec<String> {
-        let servers = std::mem::take(&mut self.servers);
+    pub fn finish(self) -> Vec<String> {
+        let servers = self
+            .shared
+            .servers
+            .lock()
+            .map(|mut servers| std::mem::take(&mut *servers))
+            .unwrap_or_default();
         for mut server in servers {
             // A server that ended by itself explains many failures at once.
             if let Some(status) = server.wait_exit(Duration::ZERO) {
@@ -135,7 +184,8 @@ impl Session {
             }
             server.stop();
         }
-        self.transcript
+        self.shared
+            .transcript
             .lock()
             .map(|lines| lines.clone())
             .unwrap_or_default()
@@ -160,10 +210,10 @@ impl Session {
         full.extend(scratch.iter().map(String::as_str));
         full.extend(["--port", "0"]);
         self.note(format!("starting: {}", shown(command, &full)));
-        let transcript = Arc::clone(&self.transcript);
+        let shared = Arc::clone(&self.shared);
         let label = format!("[{who}] ");
         let tee: Tee = Arc::new(move |line: &str| {
-            if let Ok(mut lines) = transcript.lock() {
+            if let Ok(mut lines) = shared.transcript.lock() {
                 lines.push(format!("{label}{line}"));
             }
         });
@@ -172,8 +222,17 @@ impl Session {
             Ok(server) => {
                 let addr = server.addr();
                 self.note(format!("{who} is listening on {addr}"));
-                self.servers.push(server);
-                Ok(addr)
+                match self.shared.servers.lock() {
+                    Ok(mut servers) if !self.shared.cancelled.load(Ordering::Relaxed) => {
+                        servers.push(server);
+                        Ok(addr)
+                    }
+                    // The check's time is up: nobody would stop this server.
+                    _ => {
+                        server.stop();
+                        Err(Finding::new("the check runs", "its time was up"))
+                    }
+                }
             }
             Err(problem) => Err(Finding::new(
                 format!("the {who} prints `listening on IP:PORT` within {startup_timeout:?}"),
@@ -251,43 +310,47 @@ impl Session {
         who: &str,
     ) -> Result<ClientRun, Finding> {
         self.note(format!("running: {}", shown(program, args)));
-        let mut command = shell(program, args);
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        let output = assert_cmd::Command::from_std(command)
-            .write_stdin(stdin.as_bytes().to_vec())
-            .timeout(timeout)
-            .output()
-            .map_err(|err| {
-                Finding::new(
-                    format!("the {who} runs"),
-                    format!("it could not start: {err}"),
-                )
-            })?;
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let run = bounded::run(
+            shell(program, args),
+            stdin.as_bytes(),
+            timeout,
+            &self.shared.cancelled,
+        )
+        .map_err(|err| {
+            Finding::new(
+                format!("the {who} runs"),
+                format!("it could not start: {err}"),
+            )
+        })?;
+        let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
         for line in stdout.lines().take(200) {
             self.push(format!("[{who}] {line}"));
         }
         for line in stderr.lines().take(200) {
             self.push(format!("[{who} stderr] {line}"));
         }
-        // assert_cmd kills a client that runs past its timeout; it then has
-        // no exit code.
-        if output.status.code().is_none() {
-            return Err(Finding::new(
-                format!("the {who} finishes within {timeout:?}"),
-                "it was still running and was stopped",
+        match run.ending {
+            Ending::Exited(status) => Ok(ClientRun {
+                success: status.success(),
+                stdout,
+                stderr,
+            }),
+            Ending::TimedOut => Err(Finding::new(
+                format!("the {who} finishes within {} s", timeout.as_secs_f64()),
+                format!(
+                    "it was still running after {} s and was stopped",
+                    timeout.as_secs_f64()
+                ),
             )
             .diagnosis(format!(
-                "the {who} did not finish within {} s: is it waiting for something that never comes?",
-                timeout.as_secs_f64()
-            )));
+                "the {who} did not finish: is it waiting for something that never comes?"
+            ))),
+            Ending::Cancelled => Err(Finding::new(
+                format!("the {who} finishes"),
+                "it was stopped when the check's time was up",
+            )),
         }
-        Ok(ClientRun {
-            success: output.status.success(),
-            stdout,
-            stderr,
-        })
     }
 
     /// A TCP connection of the grader's own, with timeouts on every read.
@@ -341,8 +404,8 @@ impl Session {
     /// A listener of the grader's own on a free port of 127.0.0.1, for a
     /// proxy or for a peer the grader plays itself (a server whose replies
     /// are damaged on purpose, say).
-    pub fn listen_as_grader(&self) -> Result<(std::net::TcpListener, SocketAddr), Finding> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")
+    pub fn listen_as_grader(&self) -> Result<(TcpListener, SocketAddr), Finding> {
+        let listener = TcpListener::bind("127.0.0.1:0")
             .map_err(|err| Finding::new("a port for the grader", err.to_string()))?;
         let addr = listener
             .local_addr()
@@ -442,6 +505,30 @@ impl ShortRead {
                     .to_string()
             }
             ShortRead::Failed(_) => "the connection broke".to_string(),
+        }
+    }
+}
+
+/// Accepts one connection on `listener` (the grader playing a server), or
+/// gives up after `timeout`: a client that never connects must not keep the
+/// grader waiting in `accept` forever.
+pub fn accept_within(listener: &TcpListener, timeout: Duration) -> io::Result<TcpStream> {
+    listener.set_nonblocking(true)?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                stream.set_nonblocking(false)?;
+                return Ok(stream);
+            }
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                if Instant::now() >= deadline {
+                    return Err(io::ErrorKind::TimedOut.into());
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
         }
     }
 }
