@@ -271,21 +271,32 @@ fn grade(args: GradeArgs) -> Result<(), Failure> {
             path.display()
         ));
     }
+    let part = grade::Part::handed_in(args.server.is_some(), args.client.is_some());
     if let Some(only) = &args.only {
-        if !grade::rubric(&lab).iter().any(|check| check.id == only) {
+        let Some(check) = grade::rubric(&lab)
+            .into_iter()
+            .find(|check| check.id == only)
+        else {
             return Err(
                 Failure::new(format!("lab {} has no check '{only}'", lab.number))
                     .hint("run without --only to see every check's name"),
             );
+        };
+        if !part.grades(check.role) {
+            return Err(Failure::new(format!(
+                "check '{only}' grades the {:?} role, which was not handed in",
+                check.role
+            ))
+            .hint("give both --server and --client to run it"));
         }
     }
-    let outcomes = grade::grade(&lab, &subject, &reference, args.only.as_deref());
+    let outcomes = grade::grade(&lab, &subject, &reference, part, args.only.as_deref());
     let mut stdout = std::io::stdout().lock();
     match args.format {
         Format::Json => writeln!(
             stdout,
             "{}",
-            grade::report::gradescope(&outcomes, &args.hide)
+            grade::report::gradescope(part, &outcomes, &args.hide)
         )?,
         Format::Text => {
             if let Some(note) = &build_note {
@@ -307,7 +318,7 @@ fn grade(args: GradeArgs) -> Result<(), Failure> {
             write!(
                 stdout,
                 "{}",
-                grade::report::text(&lab.number, &outcomes, &reproduce)
+                grade::report::text(&lab.number, part, &outcomes, &reproduce)
             )?;
         }
     }

@@ -17,7 +17,7 @@ use std::thread;
 
 use serde::Deserialize;
 
-use super::{Role, Subject, grade_checks, report};
+use super::{Part, Subject, grade_checks, report};
 use crate::labs::{self, Lab};
 
 /// How many fixtures of one lab are graded at the same time (labs take
@@ -81,18 +81,15 @@ pub fn check_fixtures(lab: &Lab, bin_dir: &Path) -> Result<usize, String> {
                 .as_deref()
                 .map_or(reference.client.clone(), expand),
         };
-        // A check of the side the fixture does not replace would only grade
-        // our own programs again; the reference's own test does that.
+        // Graded as if handed in: a fixture that replaces one side only
+        // is graded on that side's checks, as a student's would be.
+        let part = Part::handed_in(fixture.server.is_some(), fixture.client.is_some());
         let outcomes = grade_checks(
             &lab,
             &subject,
             &reference,
             FIXTURE_STARTUP_TIMEOUT,
-            |check| match check.role {
-                Role::Server => fixture.server.is_some(),
-                Role::Client => fixture.client.is_some(),
-                Role::Both => fixture.server.is_some() && fixture.client.is_some(),
-            },
+            |check| part.grades(check.role),
         );
         let lost: BTreeSet<String> = outcomes
             .iter()
@@ -104,7 +101,7 @@ pub fn check_fixtures(lab: &Lab, bin_dir: &Path) -> Result<usize, String> {
             format!(
                 "fixture '{}' should lose {expected:?} but lost {lost:?}:\n{}",
                 fixture.name,
-                report::text(&lab.number, &outcomes, &|id: &str| id.to_string())
+                report::text(&lab.number, part, &outcomes, &|id: &str| id.to_string())
             )
         })
     };

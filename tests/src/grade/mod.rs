@@ -71,6 +71,53 @@ pub enum Role {
     Both,
 }
 
+/// Which part of a lab was handed in, and so which checks are graded: a
+/// check of a program that was not handed in would only grade ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// Both programs: every check, `Both` ones included.
+    Whole,
+    /// The server alone: its checks, out of their points only.
+    Server,
+    /// The client alone: its checks, out of their points only.
+    Client,
+}
+
+impl Part {
+    /// The part that a `--server` and/or `--client` on the command line hand
+    /// in. Neither means our own programs, graded whole.
+    pub fn handed_in(server: bool, client: bool) -> Part {
+        match (server, client) {
+            (true, false) => Part::Server,
+            (false, true) => Part::Client,
+            _ => Part::Whole,
+        }
+    }
+
+    /// Whether a check of `role` is graded. A `Both` check needs both
+    /// programs, so it is graded only when the whole lab is.
+    pub fn grades(self, role: Role) -> bool {
+        match self {
+            Part::Whole => true,
+            Part::Server => role == Role::Server,
+            Part::Client => role == Role::Client,
+        }
+    }
+
+    /// What was graded, for the report: `None` for the whole lab.
+    pub fn describe(self) -> Option<&'static str> {
+        match self {
+            Part::Whole => None,
+            Part::Server => Some(
+                "the server only (--server): the client's checks were not run, and the maximum is the server's",
+            ),
+            Part::Client => Some(
+                "the client only (--client): the server's checks were not run, and the maximum is the client's",
+            ),
+        }
+    }
+}
+
 /// The rubric of `lab`: its checks in course order, with their points. A lab
 /// without a rubric yet has none.
 pub fn rubric(lab: &Lab) -> Vec<Check> {
@@ -141,8 +188,9 @@ impl Outcome {
     }
 }
 
-/// Runs `lab`'s rubric (or only the check named `only`) against `subject`,
-/// using `reference` for the other side of each conversation.
+/// Runs the checks of `lab`'s rubric that grade `part` (or only the check
+/// named `only`) against `subject`, using `reference` for the other side of
+/// each conversation.
 ///
 /// The checks run at the same time, each in a thread with its own servers on
 /// their own ports: a grade takes as long as its slowest check, not the sum.
@@ -150,10 +198,11 @@ pub fn grade(
     lab: &Lab,
     subject: &Subject,
     reference: &Subject,
+    part: Part,
     only: Option<&str>,
 ) -> Vec<Outcome> {
     grade_checks(lab, subject, reference, session::STARTUP_TIMEOUT, |check| {
-        only.is_none_or(|id| id == check.id)
+        part.grades(check.role) && only.is_none_or(|id| id == check.id)
     })
 }
 
@@ -254,14 +303,14 @@ fn run_check(check: &Check, session: Session) -> Outcome {
 pub fn assert_reference_scores_full_marks(lab_number: &str, bin_dir: &Path) {
     let lab = crate::labs::find(lab_number).expect("the lab exists");
     let reference = Subject::reference(&lab, bin_dir);
-    let outcomes = grade(&lab, &reference, &reference, None);
+    let outcomes = grade(&lab, &reference, &reference, Part::Whole, None);
     assert!(!outcomes.is_empty(), "lab {lab_number} has a rubric");
     let (earned, possible) = report::totals(&outcomes);
     assert_eq!(
         earned,
         possible,
         "{}",
-        report::text(&lab.number, &outcomes, &|id: &str| format!(
+        report::text(&lab.number, Part::Whole, &outcomes, &|id: &str| format!(
             "just grade {lab_number} --only {id}"
         ))
     );

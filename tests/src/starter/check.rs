@@ -160,7 +160,7 @@ fn grade_starter(lab: &Lab, starter_bins: &Path, reference_bins: &Path) -> Resul
     // Both grades at once: a grade waits mostly on timeouts, not on the CPU.
     let timed = |subject: &Subject| {
         let timer = Instant::now();
-        let outcomes = grade::grade(lab, subject, &reference, None);
+        let outcomes = grade::grade(lab, subject, &reference, grade::Part::Whole, None);
         (outcomes, timer.elapsed().as_secs_f64())
     };
     let ((ours, reference_seconds), (outcomes, starter_seconds)) = thread::scope(|scope| {
@@ -175,7 +175,7 @@ fn grade_starter(lab: &Lab, starter_bins: &Path, reference_bins: &Path) -> Resul
     if earned < possible {
         return Err(format!(
             "the reference scores {earned}/{possible}, not full marks:\n{}",
-            grade::report::text(&lab.number, &ours, &|id: &str| format!(
+            grade::report::text(&lab.number, grade::Part::Whole, &ours, &|id: &str| format!(
                 "just grade {} --only {id}",
                 lab.number
             ))
