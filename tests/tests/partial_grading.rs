@@ -1,8 +1,8 @@
 //! Grading what was handed in: `--client` alone grades the client's checks
 //! and nothing else, `--server` alone the server's, and the maximum is that
-//! part's. Run with the real labkit binary on the correct Python versions of
-//! lab 02 (the other side of each check is our reference, which `just test`
-//! builds first).
+//! part's. Run with the real labkit binary on our own lab 02 programs, which
+//! `just test` builds first next to it (Rust programs start fast even on a
+//! busy machine, so the test measures the grader, not the load).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -38,16 +38,18 @@ fn grade(args: &[&str]) -> String {
     stdout
 }
 
-fn python(program: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/lab02")
-        .join(program);
-    format!("python3 {}", path.display())
+/// Our own lab 02 `program` (server or client), as a command.
+fn ours(program: &str) -> String {
+    let labkit = Path::new(env!("CARGO_BIN_EXE_labkit"));
+    labkit
+        .with_file_name(format!("lab02-{program}"))
+        .display()
+        .to_string()
 }
 
 #[test]
 fn a_client_handed_in_alone_is_graded_on_the_clients_checks_only() {
-    let json = grade(&["--client", &python("client.py"), "--format", "json"]);
+    let json = grade(&["--client", &ours("client"), "--format", "json"]);
     let results: serde_json::Value = serde_json::from_str(&json).expect("results.json is JSON");
     let (ids, points) = expected(Part::Client);
     assert!(!ids.is_empty() && ids.iter().all(|id| id.starts_with("client-")));
@@ -77,7 +79,7 @@ fn a_client_handed_in_alone_is_graded_on_the_clients_checks_only() {
 
 #[test]
 fn a_server_handed_in_alone_is_graded_on_the_servers_checks_only() {
-    let text = grade(&["--server", &python("server.py")]);
+    let text = grade(&["--server", &ours("server")]);
     let (ids, points) = expected(Part::Server);
     let graded: BTreeSet<String> = text
         .lines()

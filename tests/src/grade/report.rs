@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{Outcome, Part};
+use super::{Outcome, Part, Role};
 
 /// Total points earned and possible.
 pub fn totals(outcomes: &[Outcome]) -> (u32, u32) {
@@ -73,18 +73,24 @@ pub fn text(
 /// The rubric of a lab as a Markdown table, for the book's chapter for
 /// instructors (generated, so the book cannot disagree with the grader).
 pub fn rubric_table(checks: &[super::Check]) -> String {
-    let mut out =
-        String::from("| check | points | what it checks, and why it matters |\n|---|---|---|\n");
+    let mut out = String::from(
+        "| check | grades | points | what it checks, and why it matters |\n|---|---|---|---|\n",
+    );
     for check in checks {
+        let grades = match check.role {
+            Role::Server => "server",
+            Role::Client => "client",
+            Role::Both => "both",
+        };
         out.push_str(&format!(
-            "| `{}` | {} | {} |\n",
+            "| `{}` | {grades} | {} | {} |\n",
             check.id,
             check.points,
             check.title.replace('|', "\\|")
         ));
     }
     let total: u32 = checks.iter().map(|check| check.points).sum();
-    out.push_str(&format!("| **total** | **{total}** | |\n"));
+    out.push_str(&format!("| **total** | | **{total}** | |\n"));
     out
 }
 
