@@ -58,9 +58,20 @@ fn listening_line(session: &mut Session) -> Result<(), Finding> {
 fn busy_port(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_server(&[])?;
     let port = addr.port().to_string();
-    let second = session.run_server_once(&["--port", &port], CLIENT_TIMEOUT)?;
+    let second = session
+        .run_server_once(&["--port", &port], CLIENT_TIMEOUT)
+        .map_err(|finding| {
+            finding.diagnosis(format!(
+                "the second server kept running although port {port} was taken: does it ignore \
+                 --port, or share the port (SO_REUSEPORT)?"
+            ))
+        })?;
     if second.success {
-        return Err(Finding::new("a non-zero exit status", "exit status 0"));
+        return Err(
+            Finding::new("a non-zero exit status", "exit status 0").diagnosis(
+                "a server that cannot listen has failed: it must say so with its exit status",
+            ),
+        );
     }
     expect_one_error_line(&second.stderr)
 }
@@ -71,9 +82,20 @@ fn client_without_server(session: &mut Session) -> Result<(), Finding> {
     let unused = crate::contract::UnusedPort::new();
     let free: SocketAddr = ([127, 0, 0, 1], unused.port()).into();
     session.note(format!("nothing listens on {free}"));
-    let run = session.run_client(free, &["hello"], "", CLIENT_TIMEOUT)?;
+    let run = session
+        .run_client(free, &["hello"], "", CLIENT_TIMEOUT)
+        .map_err(|finding| {
+            finding.diagnosis(
+                "the client kept going with no server to talk to: a refused connection must end \
+                 it with one error line (does it retry forever?)",
+            )
+        })?;
     if run.success {
-        return Err(Finding::new("a non-zero exit status", "exit status 0"));
+        return Err(
+            Finding::new("a non-zero exit status", "exit status 0").diagnosis(
+                "a client that could not connect has failed: it must say so with its exit status",
+            ),
+        );
     }
     expect_one_error_line(&run.stderr)
 }

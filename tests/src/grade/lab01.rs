@@ -4,7 +4,7 @@ use std::io::Read;
 use std::net::SocketAddr;
 
 use super::contract::{CLIENT_TIMEOUT, expect_stdout};
-use super::session::{Finding, Session, preview};
+use super::session::{Finding, Session, preview, read_failure};
 use super::{CHECK_TIMEOUT, Check, Role, contract};
 
 /// Lab 01's rubric, in course order: the contract's checks and the lab's own.
@@ -67,8 +67,10 @@ fn expect_reply_then_close(
             "the connection closed after the reply",
             format!("{} more bytes: {:?}", rest.len(), preview(&rest)),
         )),
-        Err(err) => Err(Finding::new("the connection closed after the reply", err.to_string())
-            .diagnosis("lab 01's server closes the connection after its reply: that is how the client knows the reply is complete")),
+        Err(err) => Err(session.explain_exit(
+            Finding::new("the connection closed after the reply", read_failure(&err))
+                .diagnosis("lab 01's server closes the connection after its reply: that is how the client knows the reply is complete"),
+        )),
     }
 }
 

@@ -7,7 +7,9 @@ use std::thread;
 use std::time::Duration;
 
 use super::contract::{CLIENT_TIMEOUT, last_line};
-use super::session::{Finding, REPLY_TIMEOUT, Session, accept_within, preview};
+use super::session::{
+    Finding, REPLY_TIMEOUT, Session, accept_within, preview, read_failure, write_failure,
+};
 use super::{CHECK_TIMEOUT, Check, Role, contract};
 use crate::proxy::Cut;
 
@@ -77,9 +79,7 @@ fn half_close_and_report(
 ) -> Result<(u64, u64), Finding> {
     let mut stream = session.connect(addr)?;
     for write in writes {
-        stream
-            .write_all(write)
-            .map_err(|err| Finding::new("the bytes can be sent", err.to_string()))?;
+        session.send(&mut stream, write, "the bytes")?;
     }
     let total: usize = writes.iter().map(|write| write.len()).sum();
     session.note(format!(
@@ -88,14 +88,20 @@ fn half_close_and_report(
     ));
     stream
         .shutdown(Shutdown::Write)
-        .map_err(|err| Finding::new("a half-close", err.to_string()))?;
+        .map_err(|err| Finding::new("a half-close", write_failure(&err)))?;
     let mut report = Vec::new();
     stream
         .take(64)
         .read_to_end(&mut report)
         .map_err(|err| {
-            Finding::new("a report line, then the end of the stream", err.to_string())
-                .diagnosis("the report comes after the client's half-close: does the server treat a 0-byte read as the end?")
+            let seen = match preview(&report) {
+                got if got.is_empty() => read_failure(&err),
+                got => format!("{got:?}, then {}", read_failure(&err)),
+            };
+            session.explain_exit(
+                Finding::new("a report line, then the end of the stream", seen)
+                    .diagnosis("the report comes after the client's half-close: does the server take a 0-byte read as the end, then write its report and close?"),
+            )
         })?;
     session.note(format!("report: {:?}", preview(&report)));
     parse_report(&report).ok_or_else(|| {
@@ -162,9 +168,7 @@ fn empty_stream(session: &mut Session) -> Result<(), Finding> {
 fn clients_at_once(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_server(&[])?;
     let mut first = session.connect(addr)?;
-    first
-        .write_all(b"first, still open")
-        .map_err(|err| Finding::new("the bytes can be sent", err.to_string()))?;
+    session.send(&mut first, b"first, still open", "the bytes")?;
     session.note("the first client stays connected while a second one sends and half-closes");
     let second = half_close_and_report(session, addr, &[b"second"]).map_err(|finding| {
         finding.diagnosis(
@@ -174,7 +178,7 @@ fn clients_at_once(session: &mut Session) -> Result<(), Finding> {
     expect_bytes(second, 6, 1..=6)?;
     first
         .shutdown(Shutdown::Write)
-        .map_err(|err| Finding::new("a half-close", err.to_string()))?;
+        .map_err(|err| Finding::new("a half-close", write_failure(&err)))?;
     let mut report = Vec::new();
     let _ = first.take(64).read_to_end(&mut report);
     let counted = parse_report(&report).ok_or_else(|| {

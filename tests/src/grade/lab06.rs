@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::contract::CLIENT_TIMEOUT;
-use super::session::{Finding, REPLY_TIMEOUT, Session, accept_within, preview};
+use super::session::{Finding, REPLY_TIMEOUT, Session, accept_within, preview, write_failure};
 use super::wire::{frame, read_frame};
 use super::{CHECK_TIMEOUT, Check, Role, contract};
 use crate::proxy::Cut;
@@ -170,10 +170,11 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// Writes `bytes`; works from a check's helper threads, which have no session.
 fn send(stream: &mut TcpStream, bytes: &[u8]) -> Result<(), Finding> {
     stream
         .write_all(bytes)
-        .map_err(|err| Finding::new("the bytes can be sent", err.to_string()))
+        .map_err(|err| Finding::new("the bytes can be sent", write_failure(&err)))
 }
 
 /// Sends a request frame and reads the reply frame.
@@ -327,8 +328,12 @@ fn put_is_stored(session: &mut Session) -> Result<(), Finding> {
             done.to_string(),
         ));
     }
-    let stored = std::fs::read(root.path().join("upload é.bin"))
-        .map_err(|err| Finding::new("the file stored under its name", err.to_string()))?;
+    let stored = std::fs::read(root.path().join("upload é.bin")).map_err(|err| {
+        Finding::new(
+            "the file stored under its name",
+            format!("no such file ({})", err.kind()),
+        )
+    })?;
     if stored != content {
         return Err(Finding::new(
             "the stored file equal to what was sent",
