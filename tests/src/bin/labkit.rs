@@ -30,6 +30,16 @@ enum Action {
         /// The labs to check (all that have fixtures when none is given)
         labs: Vec<String>,
     },
+    /// Grades every correct program N times with every core kept busy: each grade must be full marks
+    CheckFlakes {
+        /// How many times to grade each program
+        runs: usize,
+        /// The labs to check (all that have a rubric when none is given)
+        labs: Vec<String>,
+        /// How many grades run at the same time
+        #[arg(long, default_value_t = 4)]
+        at_once: usize,
+    },
     /// Relays TCP connections to a server, re-cutting the byte stream so framing bugs show
     Proxy(ProxyArgs),
     /// Grades a lab's programs (ours by default) against the lab's rubric
@@ -134,6 +144,11 @@ fn main() -> ExitCode {
         Action::Grade(grade_args) => grade(grade_args),
         Action::Proxy(proxy_args) => proxy(proxy_args),
         Action::CheckFixtures { labs: wanted } => check_fixtures(&wanted),
+        Action::CheckFlakes {
+            runs,
+            labs: wanted,
+            at_once,
+        } => check_flakes(runs, &wanted, at_once),
         Action::Transcripts { labs: wanted } => {
             let bin_dir = bin_dir()?;
             let chosen = if wanted.is_empty() {
@@ -442,5 +457,49 @@ fn check_fixtures(wanted: &[String]) -> Result<(), Failure> {
             failed.join(", ")
         ))
         .hint("each report above shows what the fixture lost and what it should have lost"))
+    }
+}
+
+/// Grades every correct program of the chosen labs `runs` times on busy
+/// cores; fails with the first bad report of each program that missed.
+fn check_flakes(runs: usize, wanted: &[String], at_once: usize) -> Result<(), Failure> {
+    let chosen = if wanted.is_empty() {
+        labs::all()
+            .into_iter()
+            .filter(|lab| !grade::rubric(lab).is_empty())
+            .collect()
+    } else {
+        wanted
+            .iter()
+            .map(|lab| labs::find(lab))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(Failure::new)?
+    };
+    let bin_dir = bin_dir()?;
+    let busy = grade::flakes::BusyCores::start();
+    let mut missed = Vec::new();
+    for lab in &chosen {
+        let tallies =
+            grade::flakes::check_flakes(lab, &bin_dir, runs, at_once).map_err(Failure::new)?;
+        for tally in tallies {
+            writeln!(std::io::stdout(), "{}", tally.summary())?;
+            if let Some(report) = &tally.first_miss {
+                eprintln!(
+                    "{}: the first grade that was not full marks:\n{report}",
+                    tally.summary()
+                );
+                missed.push(format!("lab {} {}", tally.lab, tally.name));
+            }
+        }
+    }
+    drop(busy);
+    if missed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::new(format!(
+            "not every grade was full marks: {}",
+            missed.join(", ")
+        ))
+        .hint("each first miss is reported above; a check that fails only sometimes depends on timing"))
     }
 }

@@ -28,7 +28,7 @@ const FIXTURES_AT_ONCE: usize = 8;
 /// How long a fixture's server may take to start: the suite's tests grade
 /// many programs at once, and a Python interpreter starting on a busy
 /// 2-core machine can take seconds. (A real grade allows 5 s.)
-const FIXTURE_STARTUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+pub const FIXTURE_STARTUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// One deliberately broken (or, with no losses, correct) implementation.
 #[derive(Debug, Deserialize)]
@@ -46,6 +46,43 @@ pub struct Fixture {
     pub loses: Vec<String>,
 }
 
+impl Fixture {
+    /// The programs to grade, ours standing in for the side the fixture does
+    /// not replace, and the part it hands in: a fixture that replaces one
+    /// side only is graded on that side's checks, as a student's would be.
+    pub fn subject(&self, reference: &Subject, bin_dir: &Path) -> (Subject, Part) {
+        let expand = |command: &str| {
+            command
+                .replace("{fixtures}", &fixtures_dir().to_string_lossy())
+                .replace("{bin}", &bin_dir.to_string_lossy())
+                .replace("{labs}", &labs::labs_dir().to_string_lossy())
+        };
+        let subject = Subject {
+            server: self
+                .server
+                .as_deref()
+                .map_or(reference.server.clone(), expand),
+            client: self
+                .client
+                .as_deref()
+                .map_or(reference.client.clone(), expand),
+        };
+        let part = Part::handed_in(self.server.is_some(), self.client.is_some());
+        (subject, part)
+    }
+}
+
+/// The fixtures of `lab`, from `tests/fixtures/labNN/fixtures.json`.
+pub fn load(lab: &Lab) -> Result<Vec<Fixture>, String> {
+    let list = fixtures_dir()
+        .join(format!("lab{}", lab.number))
+        .join("fixtures.json");
+    let text = std::fs::read_to_string(&list)
+        .map_err(|err| format!("cannot read {}: {err}", list.display()))?;
+    serde_json::from_str(&text)
+        .map_err(|err| format!("{} is not a valid fixture list: {err}", list.display()))
+}
+
 /// `tests/fixtures` in this workspace.
 pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
@@ -55,35 +92,11 @@ pub fn fixtures_dir() -> PathBuf {
 /// `bin_dir`; returns how many there were, or the reports of those that did
 /// not lose exactly their listed checks.
 pub fn check_fixtures(lab: &Lab, bin_dir: &Path) -> Result<usize, String> {
-    let list = fixtures_dir()
-        .join(format!("lab{}", lab.number))
-        .join("fixtures.json");
-    let text = std::fs::read_to_string(&list)
-        .map_err(|err| format!("cannot read {}: {err}", list.display()))?;
-    let fixtures: Vec<Fixture> = serde_json::from_str(&text)
-        .map_err(|err| format!("{} is not a valid fixture list: {err}", list.display()))?;
+    let fixtures = load(lab)?;
     let lab = lab.clone();
     let reference = Subject::reference(&lab, bin_dir);
-    let expand = |command: &str| {
-        command
-            .replace("{fixtures}", &fixtures_dir().to_string_lossy())
-            .replace("{bin}", &bin_dir.to_string_lossy())
-            .replace("{labs}", &labs::labs_dir().to_string_lossy())
-    };
     let check_one = |fixture: &Fixture| {
-        let subject = Subject {
-            server: fixture
-                .server
-                .as_deref()
-                .map_or(reference.server.clone(), expand),
-            client: fixture
-                .client
-                .as_deref()
-                .map_or(reference.client.clone(), expand),
-        };
-        // Graded as if handed in: a fixture that replaces one side only
-        // is graded on that side's checks, as a student's would be.
-        let part = Part::handed_in(fixture.server.is_some(), fixture.client.is_some());
+        let (subject, part) = fixture.subject(&reference, bin_dir);
         let outcomes = grade_checks(
             &lab,
             &subject,

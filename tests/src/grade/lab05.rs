@@ -393,8 +393,9 @@ fn client_through_proxy(session: &mut Session) -> Result<(), Finding> {
 /// wrong byte order, say), `None` if it is right or never came.
 fn first_request_problem(session: &Session) -> Result<Option<Finding>, Finding> {
     let (listener, addr) = session.listen_as_grader()?;
+    let wait = session.patient(CLIENT_TIMEOUT);
     let reader = thread::spawn(move || -> Option<[u8; 4]> {
-        let mut conn = accept_within(&listener, CLIENT_TIMEOUT).ok()?;
+        let mut conn = accept_within(&listener, wait).ok()?;
         conn.set_read_timeout(Some(REPLY_TIMEOUT)).ok()?;
         let mut prefix = [0; 4];
         conn.read_exact(&mut prefix).ok()?;
@@ -416,8 +417,9 @@ fn client_checks_crc(session: &mut Session) -> Result<(), Finding> {
     ));
     // Says whether the damaged reply went out: a client that fails without
     // asking has not shown that it checks anything.
+    let wait = session.patient(CLIENT_TIMEOUT);
     let server = thread::spawn(move || -> Result<(), Option<Finding>> {
-        let mut conn = accept_within(&listener, CLIENT_TIMEOUT).map_err(|_| None)?;
+        let mut conn = accept_within(&listener, wait).map_err(|_| None)?;
         let _ = conn.set_read_timeout(Some(REPLY_TIMEOUT));
         let mut prefix = [0; 4];
         conn.read_exact(&mut prefix).map_err(|_| None)?;

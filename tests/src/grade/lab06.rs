@@ -632,8 +632,9 @@ fn client_checks_digest(session: &mut Session) -> Result<(), Finding> {
     ));
     // Says whether the damaged file went out: a client that fails without
     // asking has not shown that it checks anything.
+    let wait = session.patient(CLIENT_TIMEOUT);
     let server = thread::spawn(move || -> bool {
-        let Ok(mut conn) = accept_within(&listener, CLIENT_TIMEOUT) else {
+        let Ok(mut conn) = accept_within(&listener, wait) else {
             return false;
         };
         let _ = conn.set_read_timeout(Some(REPLY_TIMEOUT));

@@ -133,6 +133,12 @@ impl Session {
         }
     }
 
+    /// `base` plus the extra time this session allows a program to start:
+    /// what a client, which starts afresh on each run, is given.
+    pub fn patient(&self, base: Duration) -> Duration {
+        base + self.startup_timeout.saturating_sub(STARTUP_TIMEOUT)
+    }
+
     /// A handle that stops this session's check from outside.
     pub fn cancel_handle(&self) -> Cancel {
         Cancel(Arc::clone(&self.shared))
@@ -308,6 +314,7 @@ impl Session {
         who: &str,
     ) -> Result<ClientRun, Finding> {
         self.note(format!("running: {}", shown(program, args)));
+        let timeout = self.patient(timeout);
         let run = bounded::run(
             shell(program, args),
             stdin.as_bytes(),
