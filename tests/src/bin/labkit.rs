@@ -416,22 +416,11 @@ fn proxy(args: ProxyArgs) -> Result<(), Failure> {
 
 /// Grades every fixture of the chosen labs, one lab after another.
 fn check_fixtures(wanted: &[String]) -> Result<(), Failure> {
-    let chosen = if wanted.is_empty() {
-        labs::all()
-            .into_iter()
-            .filter(|lab| {
-                grade::fixtures::fixtures_dir()
-                    .join(format!("lab{}", lab.number))
-                    .is_dir()
-            })
-            .collect()
-    } else {
-        wanted
-            .iter()
-            .map(|lab| labs::find(lab))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(Failure::new)?
-    };
+    let chosen = chosen_labs(wanted, |lab| {
+        grade::fixtures::fixtures_dir()
+            .join(format!("lab{}", lab.number))
+            .is_dir()
+    })?;
     let bin_dir = bin_dir()?;
     let mut failed = Vec::new();
     for lab in &chosen {
@@ -463,18 +452,7 @@ fn check_fixtures(wanted: &[String]) -> Result<(), Failure> {
 /// Grades every correct program of the chosen labs `runs` times on busy
 /// cores; fails with the first bad report of each program that missed.
 fn check_flakes(runs: usize, wanted: &[String], at_once: usize) -> Result<(), Failure> {
-    let chosen = if wanted.is_empty() {
-        labs::all()
-            .into_iter()
-            .filter(|lab| !grade::rubric(lab).is_empty())
-            .collect()
-    } else {
-        wanted
-            .iter()
-            .map(|lab| labs::find(lab))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(Failure::new)?
-    };
+    let chosen = chosen_labs(wanted, |lab| !grade::rubric(lab).is_empty())?;
     let bin_dir = bin_dir()?;
     let busy = grade::flakes::BusyCores::start();
     let mut missed = Vec::new();
@@ -502,4 +480,23 @@ fn check_flakes(runs: usize, wanted: &[String], at_once: usize) -> Result<(), Fa
         ))
         .hint("each first miss is reported above; a check that fails only sometimes depends on timing"))
     }
+}
+
+/// The labs named in `wanted`, or when none is named, every lab `by_default`
+/// picks.
+fn chosen_labs(
+    wanted: &[String],
+    by_default: impl Fn(&labs::Lab) -> bool,
+) -> Result<Vec<labs::Lab>, Failure> {
+    if wanted.is_empty() {
+        return Ok(labs::all()
+            .into_iter()
+            .filter(|lab| by_default(lab))
+            .collect());
+    }
+    wanted
+        .iter()
+        .map(|lab| labs::find(lab))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Failure::new)
 }

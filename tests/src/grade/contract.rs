@@ -149,3 +149,17 @@ pub(super) fn last_line(stderr: &str) -> String {
         None => "(nothing on stderr)".to_string(),
     }
 }
+
+/// The finding for a client that failed without sending a whole request to
+/// the grader playing its server, so that it never met the damaged `what`
+/// (reply, file) it was meant to refuse: refusing is not the same as failing.
+pub(super) fn never_asked(what: &str, stderr: &str) -> Finding {
+    Finding::new(
+        format!("the client sends its request and reads the damaged {what}"),
+        "no whole request arrived",
+    )
+    .diagnosis(format!(
+        "the client never asked, so it could not refuse the {what}; it said: {}",
+        last_line(stderr)
+    ))
+}

@@ -442,16 +442,7 @@ fn client_checks_crc(session: &mut Session) -> Result<(), Finding> {
     match server.join().unwrap_or(Err(None)) {
         Ok(()) => {}
         Err(Some(wrong)) => return Err(wrong),
-        Err(None) => {
-            return Err(Finding::new(
-                "the client sends its request and reads the damaged reply",
-                "no whole request arrived",
-            )
-            .diagnosis(format!(
-                "the client never asked, so it could not refuse the reply; it said: {}",
-                contract::last_line(&run.stderr)
-            )));
-        }
+        Err(None) => return Err(contract::never_asked("reply", &run.stderr)),
     }
     if run.success {
         return Err(Finding::new(

@@ -670,14 +670,7 @@ fn client_checks_digest(session: &mut Session) -> Result<(), Finding> {
         CLIENT_TIMEOUT,
     )?;
     if !server.join().unwrap_or(false) {
-        return Err(Finding::new(
-            "the client sends its `get` and reads the damaged file",
-            "no whole request arrived",
-        )
-        .diagnosis(format!(
-            "the client never asked, so it could not refuse the file; it said: {}",
-            contract::last_line(&run.stderr)
-        )));
+        return Err(contract::never_asked("file", &run.stderr));
     }
     if run.success {
         return Err(Finding::new(
