@@ -299,10 +299,13 @@ fn grade(args: GradeArgs) -> Result<(), Failure> {
         };
         if !part.grades(check.role) {
             return Err(Failure::new(format!(
-                "check '{only}' grades the {:?} role, which was not handed in",
-                check.role
+                "check '{only}' grades the {}, which was not handed in",
+                match check.role {
+                    grade::Role::Both => "server and the client together",
+                    role => role.name(),
+                }
             ))
-            .hint("give both --server and --client to run it"));
+            .hint("give --server and --client (or neither, to grade ours) to run it"));
         }
     }
     let outcomes = grade::grade(&lab, &subject, &reference, part, args.only.as_deref());

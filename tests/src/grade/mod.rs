@@ -73,6 +73,17 @@ pub enum Role {
     Both,
 }
 
+impl Role {
+    /// What a check of this role grades, in a word: `server`, `client`, `both`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Server => "server",
+            Role::Client => "client",
+            Role::Both => "both",
+        }
+    }
+}
+
 /// Which part of a lab was handed in, and so which checks are graded: a
 /// check of a program that was not handed in would only grade ours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{Outcome, Part, Role};
+use super::{Outcome, Part};
 
 /// Total points earned and possible.
 pub fn totals(outcomes: &[Outcome]) -> (u32, u32) {
@@ -77,14 +77,10 @@ pub fn rubric_table(checks: &[super::Check]) -> String {
         "| check | grades | points | what it checks, and why it matters |\n|---|---|---|---|\n",
     );
     for check in checks {
-        let grades = match check.role {
-            Role::Server => "server",
-            Role::Client => "client",
-            Role::Both => "both",
-        };
         out.push_str(&format!(
-            "| `{}` | {grades} | {} | {} |\n",
+            "| `{}` | {} | {} | {} |\n",
             check.id,
+            check.role.name(),
             check.points,
             check.title.replace('|', "\\|")
         ));
