@@ -4,8 +4,11 @@
 //! contract (`--host`, `--port`, the `listening on` line) and the chapter's
 //! Protocol section, over real sockets. Server checks talk to the student's
 //! server with the grader's own sockets; client checks run the student's
-//! client against our reference server. Every step has a timeout, and every
-//! process a check starts is stopped when the check ends.
+//! client against our reference server. Every step has a timeout, every
+//! check a wall-clock limit that the grader enforces from outside it, and
+//! every process a check starts is stopped when the check ends. Each check
+//! declares which program it grades ([`Role`]); a grade runs the checks of
+//! the [`Part`] that was handed in.
 //!
 //! - [`session`]: what a check can do (start a server, run a client, connect).
 //! - [`bounded`]: running a program to its end, bounded in time.
