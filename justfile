@@ -83,6 +83,10 @@ check-fixtures: build
 check-starters: build
     target/debug/labkit check-starters
 
+# Grade every correct program (references, fixtures that lose nothing) RUNS times on busy cores; all must be full marks
+check-flakes RUNS *LABS: build
+    target/debug/labkit check-flakes "$@"
+
 # Relay to a server and re-cut the byte stream, e.g. just proxy --to 127.0.0.1:8005 --cut bytes
 [no-exit-message]
 proxy *ARGS: build
@@ -113,6 +117,7 @@ ci:
     @# The autograder zip built and run as Gradescope would: a cold build, so not in `just test`.
     cargo test --quiet -p labkit --test class -- --ignored
     target/debug/labkit captures --check
+    just check-flakes 3
 
 # Runs mdbook, installing it first if this machine does not have it
 _mdbook *ARGS:

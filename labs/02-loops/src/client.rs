@@ -40,6 +40,7 @@ impl Conversation {
     /// advance is what makes a reply complete; lab 05 makes that explicit.
     pub fn ask(&mut self, message: &str) -> Result<Vec<u8>, Failure> {
         let server = self.server;
+        // STARTER: send the message while reading its reply (see read_reply): a long message must not fill both buffers
         let stream = &self.stream;
         // ANCHOR: ask
         // The server answers while we are still sending. Were we to send all
@@ -65,11 +66,13 @@ impl Conversation {
                 .hint("this is a bug in the client: please report it")),
         }
         // ANCHOR_END: ask
+        // STARTER_END
     }
 
     /// Reads exactly `length` bytes of reply, within the reply timeout.
     fn read_reply(&self, length: usize) -> Result<Vec<u8>, Failure> {
         let server = self.server;
+        // STARTER: read until the reply has `length` bytes, within the deadline (a 0-byte read: the server closed)
         // ANCHOR: read_reply
         // A deadline for the whole reply, not for each read: a server that
         // sends one byte a second would never trip a read timeout of 10 s.
@@ -93,6 +96,7 @@ impl Conversation {
         }
         // ANCHOR_END: read_reply
         Ok(reply)
+        // STARTER_END
     }
 
     /// Says why a reply did not come, with a hint for the common case.

@@ -213,12 +213,19 @@ pub fn grade_here(lab: &Lab, programs: &Programs, rerun: &Rerun) -> Result<Repor
     let startup = programs
         .startup_seconds
         .map_or(grade::session::STARTUP_TIMEOUT, Duration::from_secs);
-    let outcomes = grade::grade_checks(lab, &subject, &reference, startup, |_| true);
+    // A crate hands in both programs; otherwise only what was given is graded.
+    let part = grade::Part::handed_in(
+        programs.is_crate || programs.server.is_some(),
+        programs.is_crate || programs.client.is_some(),
+    );
+    let outcomes = grade::grade_checks(lab, &subject, &reference, startup, |check| {
+        part.grades(check.role)
+    });
     let reproduce = |id: &str| programs.rerun(lab, id, rerun);
-    let gradescope = serde_json::from_str(&grade::report::gradescope(&outcomes, &[]))
+    let gradescope = serde_json::from_str(&grade::report::gradescope(part, &outcomes, &[]))
         .map_err(|err| format!("the grader's JSON does not parse: {err}"))?;
     Ok(Report {
-        text: grade::report::text(&lab.number, &outcomes, &reproduce),
+        text: grade::report::text(&lab.number, part, &outcomes, &reproduce),
         gradescope,
         checks: outcomes
             .iter()

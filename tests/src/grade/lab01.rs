@@ -4,8 +4,8 @@ use std::io::Read;
 use std::net::SocketAddr;
 
 use super::contract::{CLIENT_TIMEOUT, expect_stdout};
-use super::session::{Finding, Session, preview};
-use super::{Check, Role, contract};
+use super::session::{Finding, Session, preview, read_failure};
+use super::{CHECK_TIMEOUT, Check, Role, contract};
 
 /// Lab 01's rubric, in course order: the contract's checks and the lab's own.
 pub fn checks() -> Vec<Check> {
@@ -15,6 +15,7 @@ pub fn checks() -> Vec<Check> {
             id: "echo-capitals",
             points: 20,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "answers one message with the same bytes in capitals, then closes the connection",
             run: echo_capitals,
         },
@@ -22,6 +23,7 @@ pub fn checks() -> Vec<Check> {
             id: "bytes-not-text",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "changes only the ASCII letters a–z, so other bytes (UTF-8 text) come back intact",
             run: bytes_not_text,
         },
@@ -30,6 +32,7 @@ pub fn checks() -> Vec<Check> {
             id: "client-prints-reply",
             points: 20,
             role: Role::Client,
+            timeout: CHECK_TIMEOUT,
             title: "the client sends its message and prints the server's reply",
             run: client_prints_reply,
         },
@@ -64,8 +67,10 @@ fn expect_reply_then_close(
             "the connection closed after the reply",
             format!("{} more bytes: {:?}", rest.len(), preview(&rest)),
         )),
-        Err(err) => Err(Finding::new("the connection closed after the reply", err.to_string())
-            .diagnosis("lab 01's server closes the connection after its reply: that is how the client knows the reply is complete")),
+        Err(err) => Err(session.explain_exit(
+            Finding::new("the connection closed after the reply", read_failure(&err))
+                .diagnosis("lab 01's server closes the connection after its reply: that is how the client knows the reply is complete"),
+        )),
     }
 }
 

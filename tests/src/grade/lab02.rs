@@ -2,7 +2,7 @@
 
 use super::contract::{CLIENT_TIMEOUT, expect_stdout};
 use super::session::{Finding, Session};
-use super::{Check, Role, contract};
+use super::{CHECK_TIMEOUT, Check, Role, contract};
 
 /// Lab 02's rubric, in course order: the contract's checks and the lab's own.
 pub fn checks() -> Vec<Check> {
@@ -12,6 +12,7 @@ pub fn checks() -> Vec<Check> {
             id: "every-message",
             points: 15,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "answers every message on one connection, in order (the communication loop)",
             run: every_message,
         },
@@ -19,6 +20,7 @@ pub fn checks() -> Vec<Check> {
             id: "next-client-after-close",
             points: 15,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "serves the next client after one closes (a 0-byte read ends only that conversation)",
             run: next_client_after_close,
         },
@@ -26,6 +28,7 @@ pub fn checks() -> Vec<Check> {
             id: "survives-reset",
             points: 15,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "keeps serving after a client resets its connection instead of closing it",
             run: survives_reset,
         },
@@ -33,6 +36,7 @@ pub fn checks() -> Vec<Check> {
             id: "twenty-at-once",
             points: 15,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "serves 20 clients connected at once, each getting exactly its own replies",
             run: twenty_at_once,
         },
@@ -41,6 +45,7 @@ pub fn checks() -> Vec<Check> {
             id: "client-each-argument",
             points: 10,
             role: Role::Client,
+            timeout: CHECK_TIMEOUT,
             title: "the client sends each argument as a message on one connection and prints each reply",
             run: client_each_argument,
         },
@@ -48,6 +53,7 @@ pub fn checks() -> Vec<Check> {
             id: "client-stdin-lines",
             points: 10,
             role: Role::Client,
+            timeout: CHECK_TIMEOUT,
             title: "without arguments, the client sends each stdin line and skips empty ones",
             run: client_stdin_lines,
         },

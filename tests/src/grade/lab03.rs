@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::contract::{CLIENT_TIMEOUT, expect_one_error_line, expect_stdout};
 use super::session::{Finding, Session, preview};
-use super::{Check, Role, contract};
+use super::{CHECK_TIMEOUT, Check, Role, contract};
 
 /// Lab 03's rubric, in course order: the contract's checks and the lab's own.
 pub fn checks() -> Vec<Check> {
@@ -15,6 +15,7 @@ pub fn checks() -> Vec<Check> {
             id: "datagram-echo",
             points: 15,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "answers a datagram with one datagram, the same bytes in capitals, sent back to its sender",
             run: datagram_echo,
         },
@@ -22,6 +23,7 @@ pub fn checks() -> Vec<Check> {
             id: "kept-boundaries",
             points: 15,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "five datagrams sent back to back get five replies, one per datagram, never merged",
             run: kept_boundaries,
         },
@@ -29,6 +31,7 @@ pub fn checks() -> Vec<Check> {
             id: "empty-datagram",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "an empty datagram is a real message and gets an empty reply",
             run: empty_datagram,
         },
@@ -36,6 +39,7 @@ pub fn checks() -> Vec<Check> {
             id: "reply-to-each-sender",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "with two senders taking turns, each reply goes to the address its datagram came from",
             run: reply_to_each_sender,
         },
@@ -43,6 +47,7 @@ pub fn checks() -> Vec<Check> {
             id: "client-prints-replies",
             points: 10,
             role: Role::Client,
+            timeout: CHECK_TIMEOUT,
             title: "the client sends each argument as one datagram and prints each reply",
             run: client_prints_replies,
         },
@@ -50,6 +55,7 @@ pub fn checks() -> Vec<Check> {
             id: "client-retries",
             points: 15,
             role: Role::Client,
+            timeout: CHECK_TIMEOUT,
             title: "the client sends again after a timeout, so a lost datagram still gets its reply",
             run: client_retries,
         },
@@ -57,6 +63,7 @@ pub fn checks() -> Vec<Check> {
             id: "client-gives-up",
             points: 10,
             role: Role::Client,
+            timeout: CHECK_TIMEOUT,
             title: "with no server, the client gives up after its retries with one `error:` line instead of hanging",
             run: client_gives_up,
         },
@@ -76,9 +83,9 @@ fn datagram_round_trip(
         message.len(),
         preview(message)
     ));
-    socket
-        .send_to(message, server)
-        .map_err(|err| Finding::new("the datagram can be sent", err.to_string()))?;
+    socket.send_to(message, server).map_err(|err| {
+        session.explain_exit(Finding::new("the datagram can be sent", udp_failure(&err)))
+    })?;
     let mut buffer = vec![0; 65_536];
     let (n, from) = socket.recv_from(&mut buffer).map_err(|_| {
         Finding::new(
@@ -102,6 +109,17 @@ fn datagram_round_trip(
     Ok(())
 }
 
+/// Why a datagram could not be sent, in plain words: on loopback, the only
+/// usual cause is an earlier datagram's "port unreachable" coming back.
+fn udp_failure(err: &std::io::Error) -> String {
+    if err.kind() == std::io::ErrorKind::ConnectionRefused {
+        "an earlier datagram was refused: nothing receives on the server's port any more"
+            .to_string()
+    } else {
+        format!("the system refused to send it ({err})")
+    }
+}
+
 fn datagram_echo(session: &mut Session) -> Result<(), Finding> {
     let server = session.start_server(&[])?;
     let socket = session.udp_socket()?;
@@ -120,9 +138,9 @@ fn kept_boundaries(session: &mut Session) -> Result<(), Finding> {
     let messages = ["a", "bb", "ccc", "dddd", "eeeee"];
     session.note("sending five datagrams back to back, then reading five replies");
     for message in messages {
-        socket
-            .send_to(message.as_bytes(), server)
-            .map_err(|err| Finding::new("the datagram can be sent", err.to_string()))?;
+        socket.send_to(message.as_bytes(), server).map_err(|err| {
+            session.explain_exit(Finding::new("the datagram can be sent", udp_failure(&err)))
+        })?;
     }
     let mut buffer = vec![0; 65_536];
     for message in messages {

@@ -6,8 +6,11 @@ use std::net::{Shutdown, SocketAddr};
 use std::thread;
 use std::time::Duration;
 
-use super::session::{Finding, Session, preview};
-use super::{Check, Role, contract};
+use super::contract::{CLIENT_TIMEOUT, last_line};
+use super::session::{
+    Finding, REPLY_TIMEOUT, Session, accept_within, preview, read_failure, write_failure,
+};
+use super::{CHECK_TIMEOUT, Check, Role, contract};
 use crate::proxy::Cut;
 
 /// Lab 04's rubric, in course order: the contract's checks and the lab's own.
@@ -20,6 +23,7 @@ pub fn checks() -> Vec<Check> {
             id: "counts-every-byte",
             points: 20,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "after the client's half-close, reports `reads=R bytes=B` with B exactly the bytes sent, then closes",
             run: counts_every_byte,
         },
@@ -27,6 +31,7 @@ pub fn checks() -> Vec<Check> {
             id: "counts-a-cut-stream",
             points: 15,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "counts each read as it comes: 30 bytes arriving one at a time make several reads, not one",
             run: counts_a_cut_stream,
         },
@@ -34,6 +39,7 @@ pub fn checks() -> Vec<Check> {
             id: "large-write-is-cut",
             points: 15,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "one 10000-byte write cannot fit a 1024-byte read: at least 10 reads are reported",
             run: large_write_is_cut,
         },
@@ -41,6 +47,7 @@ pub fn checks() -> Vec<Check> {
             id: "empty-stream",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "a client that sends nothing and half-closes gets `reads=0 bytes=0`",
             run: empty_stream,
         },
@@ -48,6 +55,7 @@ pub fn checks() -> Vec<Check> {
             id: "clients-at-once",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "two clients connected at once each get their own report",
             run: clients_at_once,
         },
@@ -55,6 +63,7 @@ pub fn checks() -> Vec<Check> {
             id: "client-half-closes",
             points: 15,
             role: Role::Client,
+            timeout: CHECK_TIMEOUT,
             title: "the client writes its messages as given, half-closes, and reads the report",
             run: client_half_closes,
         },
@@ -70,9 +79,7 @@ fn half_close_and_report(
 ) -> Result<(u64, u64), Finding> {
     let mut stream = session.connect(addr)?;
     for write in writes {
-        stream
-            .write_all(write)
-            .map_err(|err| Finding::new("the bytes can be sent", err.to_string()))?;
+        session.send(&mut stream, write, "the bytes")?;
     }
     let total: usize = writes.iter().map(|write| write.len()).sum();
     session.note(format!(
@@ -81,14 +88,20 @@ fn half_close_and_report(
     ));
     stream
         .shutdown(Shutdown::Write)
-        .map_err(|err| Finding::new("a half-close", err.to_string()))?;
+        .map_err(|err| Finding::new("a half-close", write_failure(&err)))?;
     let mut report = Vec::new();
     stream
         .take(64)
         .read_to_end(&mut report)
         .map_err(|err| {
-            Finding::new("a report line, then the end of the stream", err.to_string())
-                .diagnosis("the report comes after the client's half-close: does the server treat a 0-byte read as the end?")
+            let seen = match preview(&report) {
+                got if got.is_empty() => read_failure(&err),
+                got => format!("{got:?}, then {}", read_failure(&err)),
+            };
+            session.explain_exit(
+                Finding::new("a report line, then the end of the stream", seen)
+                    .diagnosis("the report comes after the client's half-close: does the server take a 0-byte read as the end, then write its report and close?"),
+            )
         })?;
     session.note(format!("report: {:?}", preview(&report)));
     parse_report(&report).ok_or_else(|| {
@@ -155,9 +168,7 @@ fn empty_stream(session: &mut Session) -> Result<(), Finding> {
 fn clients_at_once(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_server(&[])?;
     let mut first = session.connect(addr)?;
-    first
-        .write_all(b"first, still open")
-        .map_err(|err| Finding::new("the bytes can be sent", err.to_string()))?;
+    session.send(&mut first, b"first, still open", "the bytes")?;
     session.note("the first client stays connected while a second one sends and half-closes");
     let second = half_close_and_report(session, addr, &[b"second"]).map_err(|finding| {
         finding.diagnosis(
@@ -167,7 +178,7 @@ fn clients_at_once(session: &mut Session) -> Result<(), Finding> {
     expect_bytes(second, 6, 1..=6)?;
     first
         .shutdown(Shutdown::Write)
-        .map_err(|err| Finding::new("a half-close", err.to_string()))?;
+        .map_err(|err| Finding::new("a half-close", write_failure(&err)))?;
     let mut report = Vec::new();
     let _ = first.take(64).read_to_end(&mut report);
     let counted = parse_report(&report).ok_or_else(|| {
@@ -184,25 +195,41 @@ fn client_half_closes(session: &mut Session) -> Result<(), Finding> {
     session.note(format!(
         "the grader plays the server on {addr}: it records every byte until the end of the stream"
     ));
+    let wait = session.patient(CLIENT_TIMEOUT);
     let server = thread::spawn(move || -> Result<Vec<u8>, String> {
-        let (mut conn, _) = listener.accept().map_err(|err| err.to_string())?;
-        conn.set_read_timeout(Some(Duration::from_secs(5)))
+        let mut conn = accept_within(&listener, wait)
+            .map_err(|_| format!("no connection within {} s", wait.as_secs()))?;
+        conn.set_read_timeout(Some(REPLY_TIMEOUT))
             .map_err(|err| err.to_string())?;
         let mut received = Vec::new();
-        conn.read_to_end(&mut received)
-            .map_err(|err| format!("no end of stream (half-close) within 5 s: {err}"))?;
+        conn.read_to_end(&mut received).map_err(|_| {
+            format!(
+                "{} bytes ({:?}), then no end of stream (half-close) within {} s",
+                received.len(),
+                preview(&received),
+                REPLY_TIMEOUT.as_secs()
+            )
+        })?;
         let report = format!("reads=1 bytes={}\n", received.len());
         conn.write_all(report.as_bytes())
             .map_err(|err| err.to_string())?;
         Ok(received)
     });
-    let run = session.run_client(addr, &["one", "two", "three"], "", Duration::from_secs(10))?;
+    let run = session.run_client(addr, &["one", "two", "three"], "", CLIENT_TIMEOUT)?;
     let received = server
         .join()
         .map_err(|_| Finding::new("the grader's server runs", "it panicked"))?
-        .map_err(|seen| Finding::new("the client's bytes, then its half-close", seen).diagnosis(
-            "the client must shut down its sending side (shutdown(Write)) so the server sees the end",
-        ))?;
+        .map_err(|seen| {
+            let finding = Finding::new("the client's bytes, then its half-close", seen);
+            if run.success {
+                finding.diagnosis("the client must shut down its sending side (shutdown(Write)) so the server sees the end")
+            } else {
+                finding.diagnosis(format!(
+                    "the client exited with an error instead: {}",
+                    last_line(&run.stderr)
+                ))
+            }
+        })?;
     if received != b"onetwothree" {
         return Err(Finding::new(
             "the bytes \"onetwothree\"",

@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::session::{Finding, Session, preview};
-use super::wire::{frame, read_frame};
-use super::{Check, Role, contract};
+use super::contract::CLIENT_TIMEOUT;
+use super::session::{Finding, REPLY_TIMEOUT, Session, TRANSFER_TIMEOUT, accept_within, preview};
+use super::wire::{bad_length, frame, read_frame};
+use super::{CHECK_TIMEOUT, Check, Role, contract};
 use crate::proxy::Cut;
 
 /// Lab 05's rubric, in course order: the contract's checks and the lab's own.
@@ -25,6 +26,7 @@ pub fn checks() -> Vec<Check> {
             id: "hello-report",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "answers a `hello` request frame with the exact reply frame (body_size, crc32, body)",
             run: hello,
         },
@@ -32,6 +34,7 @@ pub fn checks() -> Vec<Check> {
             id: "every-report",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "answers `empty`, `numbers` and `echo` (all 256 byte values) exactly, on one connection",
             run: every_report,
         },
@@ -39,6 +42,8 @@ pub fn checks() -> Vec<Check> {
             id: "large-reply",
             points: 10,
             role: Role::Server,
+            // Up to 20 s for a busy server to compute the reply, then its transfer.
+            timeout: Duration::from_secs(45),
             title: "sends a 4 MB `numbers` reply whole and intact, far larger than any read buffer",
             run: large_reply,
         },
@@ -46,6 +51,7 @@ pub fn checks() -> Vec<Check> {
             id: "one-byte-at-a-time",
             points: 15,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "reassembles request frames that arrive one byte at a time (read exactly N bytes, in a loop)",
             run: one_byte_at_a_time,
         },
@@ -53,6 +59,7 @@ pub fn checks() -> Vec<Check> {
             id: "merged-writes",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "reads a frame whose prefix, header and body arrive merged into one read",
             run: merged_writes,
         },
@@ -60,6 +67,7 @@ pub fn checks() -> Vec<Check> {
             id: "random-cuts",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "serves 10 echo requests whose bytes arrive cut at random places",
             run: random_cuts,
         },
@@ -67,6 +75,7 @@ pub fn checks() -> Vec<Check> {
             id: "refuses-unknown-report",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "refuses an unknown report with an `error` reply and keeps the connection open (runs nothing)",
             run: refuses_unknown_report,
         },
@@ -74,6 +83,7 @@ pub fn checks() -> Vec<Check> {
             id: "survives-bad-frames",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "a huge header length, bad JSON or a frame cut short affect only that client: others are served",
             run: survives_bad_frames,
         },
@@ -81,6 +91,8 @@ pub fn checks() -> Vec<Check> {
             id: "client-through-proxy",
             points: 10,
             role: Role::Client,
+            // Its client runs for up to 20 s through a proxy that delays every byte.
+            timeout: Duration::from_secs(45),
             title: "the client gets intact replies when every byte arrives separately",
             run: client_through_proxy,
         },
@@ -88,6 +100,7 @@ pub fn checks() -> Vec<Check> {
             id: "client-checks-crc",
             points: 5,
             role: Role::Client,
+            timeout: CHECK_TIMEOUT,
             title: "the client refuses a reply whose CRC-32 does not match its body, with one `error:` line",
             run: client_checks_crc,
         },
@@ -106,9 +119,7 @@ fn expect_reply(
         "request: {request} with {} body bytes",
         request_body.len()
     ));
-    stream
-        .write_all(&frame(request, request_body))
-        .map_err(|err| Finding::new("the request can be sent", err.to_string()))?;
+    session.send(stream, &frame(request, request_body), "the request")?;
     let (header, body) = read_frame(session, stream)?;
     if let Some(error) = header.get("error") {
         return Err(Finding::new(
@@ -191,6 +202,12 @@ fn every_report(session: &mut Session) -> Result<(), Finding> {
 fn large_reply(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_server(&[])?;
     let mut stream = session.connect(addr)?;
+    // The header carries the body's CRC-32, so a server computes the whole
+    // 4 MB body before it can send a byte: on a busy machine, an interpreted
+    // one may need far longer than a small reply's 5 s (check-flakes saw it).
+    stream
+        .set_read_timeout(Some(TRANSFER_TIMEOUT))
+        .map_err(|err| Finding::new("a longer timeout can be set", err.to_string()))?;
     let count = 4_000_000;
     expect_reply(
         session,
@@ -237,9 +254,7 @@ fn merged_writes(session: &mut Session) -> Result<(), Finding> {
         &request[4..request.len() - 7],
         &request[request.len() - 7..],
     ] {
-        stream
-            .write_all(part)
-            .map_err(|err| Finding::new("the request can be sent", err.to_string()))?;
+        session.send(&mut stream, part, "the request")?;
     }
     let (header, body) = read_frame(session, &mut stream)?;
     if body != b"merged!" || header.get("error").is_some() {
@@ -274,9 +289,7 @@ fn refuses_unknown_report(session: &mut Session) -> Result<(), Finding> {
     let mut stream = session.connect(addr)?;
     let request = json!({"report": "rm -rf /tmp/x", "body_size": 0});
     session.note(format!("request: {request}"));
-    stream
-        .write_all(&frame(&request, b""))
-        .map_err(|err| Finding::new("the request can be sent", err.to_string()))?;
+    session.send(&mut stream, &frame(&request, b""), "the request")?;
     let (header, body) = read_frame(session, &mut stream)?;
     if header.get("error").and_then(Value::as_str).is_none() || !body.is_empty() {
         return Err(Finding::new(
@@ -346,15 +359,45 @@ fn client_through_proxy(session: &mut Session) -> Result<(), Finding> {
         Duration::from_secs(20),
     )?;
     if !run.success {
+        session.note("asking the client once more, to see the first bytes it sends");
+        if let Some(wrong) = first_request_problem(session)? {
+            return Err(wrong);
+        }
         return Err(Finding::new(
             "exit status 0: both replies arrived intact",
-            "a non-zero exit status",
+            format!(
+                "a non-zero exit status; it said: {}",
+                contract::last_line(&run.stderr)
+            ),
         )
         .diagnosis(
-            "a read returns whatever has arrived: loop until the whole header and body are in",
+            "its requests are well formed, so the replies were misread: a read returns whatever \
+             has arrived, so loop until the whole prefix, header and body are in",
         ));
     }
     Ok(())
+}
+
+/// Runs the client once against the grader and looks at the length prefix
+/// of its first request: a finding if the prefix is wrong (a length in the
+/// wrong byte order, say), `None` if it is right or never came.
+fn first_request_problem(session: &Session) -> Result<Option<Finding>, Finding> {
+    let (listener, addr) = session.listen_as_grader()?;
+    let wait = session.patient(CLIENT_TIMEOUT);
+    let reader = thread::spawn(move || -> Option<[u8; 4]> {
+        let mut conn = accept_within(&listener, wait).ok()?;
+        conn.set_read_timeout(Some(REPLY_TIMEOUT)).ok()?;
+        let mut prefix = [0; 4];
+        conn.read_exact(&mut prefix).ok()?;
+        Some(prefix)
+    });
+    session.run_client(addr, &["hello"], "", CLIENT_TIMEOUT)?;
+    Ok(reader
+        .join()
+        .ok()
+        .flatten()
+        .and_then(bad_length)
+        .map(|finding| finding.about("the client's request: ")))
 }
 
 fn client_checks_crc(session: &mut Session) -> Result<(), Finding> {
@@ -362,24 +405,35 @@ fn client_checks_crc(session: &mut Session) -> Result<(), Finding> {
     session.note(format!(
         "the grader plays the server on {addr}: its hello reply carries a wrong crc32"
     ));
-    thread::spawn(move || {
-        if let Ok((mut conn, _)) = listener.accept() {
-            let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut prefix = [0; 4];
-            if conn.read_exact(&mut prefix).is_ok() {
-                let mut header = vec![0; u32::from_be_bytes(prefix).min(65_536) as usize];
-                let _ = conn.read_exact(&mut header);
-                let wrong = crc32fast::hash(HELLO) ^ 1;
-                let _ = conn.write_all(&frame(
-                    &json!({"body_size": HELLO.len(), "crc32": wrong}),
-                    HELLO,
-                ));
-                let mut rest = Vec::new();
-                let _ = conn.read_to_end(&mut rest);
-            }
+    // Says whether the damaged reply went out: a client that fails without
+    // asking has not shown that it checks anything.
+    let wait = session.patient(CLIENT_TIMEOUT);
+    let server = thread::spawn(move || -> Result<(), Option<Finding>> {
+        let mut conn = accept_within(&listener, wait).map_err(|_| None)?;
+        let _ = conn.set_read_timeout(Some(REPLY_TIMEOUT));
+        let mut prefix = [0; 4];
+        conn.read_exact(&mut prefix).map_err(|_| None)?;
+        if let Some(wrong) = bad_length(prefix) {
+            return Err(Some(wrong.about("the client's request: ")));
         }
+        let mut header = vec![0; u32::from_be_bytes(prefix) as usize];
+        conn.read_exact(&mut header).map_err(|_| None)?;
+        let wrong = crc32fast::hash(HELLO) ^ 1;
+        conn.write_all(&frame(
+            &json!({"body_size": HELLO.len(), "crc32": wrong}),
+            HELLO,
+        ))
+        .map_err(|_| None)?;
+        let mut rest = Vec::new();
+        let _ = conn.read_to_end(&mut rest);
+        Ok(())
     });
-    let run = session.run_client(addr, &["hello"], "", Duration::from_secs(10))?;
+    let run = session.run_client(addr, &["hello"], "", CLIENT_TIMEOUT)?;
+    match server.join().unwrap_or(Err(None)) {
+        Ok(()) => {}
+        Err(Some(wrong)) => return Err(wrong),
+        Err(None) => return Err(contract::never_asked("reply", &run.stderr)),
+    }
     if run.success {
         return Err(Finding::new(
             "a non-zero exit status: the reply was damaged",

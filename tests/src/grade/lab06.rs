@@ -13,9 +13,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::session::{Finding, Session, preview};
+use super::contract::CLIENT_TIMEOUT;
+use super::session::{Finding, REPLY_TIMEOUT, Session, accept_within, preview, write_failure};
 use super::wire::{frame, read_frame};
-use super::{Check, Role, contract};
+use super::{CHECK_TIMEOUT, Check, Role, contract};
 use crate::proxy::Cut;
 
 /// Lab 06's rubric, in course order: the contract's checks and the lab's own.
@@ -28,6 +29,7 @@ pub fn checks() -> Vec<Check> {
             id: "dir-lists-files",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "`dir` lists the plain files of the folder with their sizes, sorted, and nothing else",
             run: dir_lists_files,
         },
@@ -35,6 +37,7 @@ pub fn checks() -> Vec<Check> {
             id: "get-every-byte",
             points: 15,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "`get` sends a file with every byte value, whole, followed by its SHA-256, even cut at random",
             run: get_every_byte,
         },
@@ -42,6 +45,7 @@ pub fn checks() -> Vec<Check> {
             id: "put-is-stored",
             points: 15,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "`put` stores the file under its name only once its SHA-256 matches, and says `ok` with the digest",
             run: put_is_stored,
         },
@@ -49,6 +53,7 @@ pub fn checks() -> Vec<Check> {
             id: "refuses-unsafe-names",
             points: 15,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "refuses `..`, absolute paths, separators and a link that leads outside, and the session goes on",
             run: refuses_unsafe_names,
         },
@@ -56,6 +61,7 @@ pub fn checks() -> Vec<Check> {
             id: "missing-file",
             points: 5,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "a `get` of a file that is not there is an error reply, and the session goes on",
             run: missing_file,
         },
@@ -63,6 +69,7 @@ pub fn checks() -> Vec<Check> {
             id: "bad-digest-keeps-nothing",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "a `put` whose SHA-256 does not match is refused and the old file stays exactly as it was",
             run: bad_digest_keeps_nothing,
         },
@@ -70,6 +77,7 @@ pub fn checks() -> Vec<Check> {
             id: "cut-upload-keeps-nothing",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "an upload cut off halfway leaves the old file as it was, and the server serves the next client",
             run: cut_upload_keeps_nothing,
         },
@@ -77,6 +85,7 @@ pub fn checks() -> Vec<Check> {
             id: "too-large",
             points: 5,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "a `put` larger than the limit (4 GiB by default) is refused before any byte is sent",
             run: too_large,
         },
@@ -84,6 +93,7 @@ pub fn checks() -> Vec<Check> {
             id: "clients-at-once",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "eight clients downloading and uploading at the same time all get and store the right bytes",
             run: clients_at_once,
         },
@@ -91,6 +101,8 @@ pub fn checks() -> Vec<Check> {
             id: "client-get-and-put",
             points: 10,
             role: Role::Client,
+            // Two client runs of up to 20 s each.
+            timeout: Duration::from_secs(60),
             title: "the client's `get NAME` and `put PATH` move files intact, through a stream cut at random",
             run: client_get_and_put,
         },
@@ -98,6 +110,7 @@ pub fn checks() -> Vec<Check> {
             id: "client-checks-digest",
             points: 5,
             role: Role::Client,
+            timeout: CHECK_TIMEOUT,
             title: "the client keeps nothing of a download whose SHA-256 does not match, and says so in one `error:` line",
             run: client_checks_digest,
         },
@@ -157,10 +170,11 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// Writes `bytes`; works from a check's helper threads, which have no session.
 fn send(stream: &mut TcpStream, bytes: &[u8]) -> Result<(), Finding> {
     stream
         .write_all(bytes)
-        .map_err(|err| Finding::new("the bytes can be sent", err.to_string()))
+        .map_err(|err| Finding::new("the bytes can be sent", write_failure(&err)))
 }
 
 /// Sends a request frame and reads the reply frame.
@@ -314,8 +328,12 @@ fn put_is_stored(session: &mut Session) -> Result<(), Finding> {
             done.to_string(),
         ));
     }
-    let stored = std::fs::read(root.path().join("upload é.bin"))
-        .map_err(|err| Finding::new("the file stored under its name", err.to_string()))?;
+    let stored = std::fs::read(root.path().join("upload é.bin")).map_err(|err| {
+        Finding::new(
+            "the file stored under its name",
+            format!("no such file ({})", err.kind()),
+        )
+    })?;
     if stored != content {
         return Err(Finding::new(
             "the stored file equal to what was sent",
@@ -612,17 +630,22 @@ fn client_checks_digest(session: &mut Session) -> Result<(), Finding> {
     session.note(format!(
         "the grader plays the server on {addr}: its file's trailer carries a wrong sha256"
     ));
-    thread::spawn(move || {
-        let Ok((mut conn, _)) = listener.accept() else {
-            return;
+    // Says whether the damaged file went out: a client that fails without
+    // asking has not shown that it checks anything.
+    let wait = session.patient(CLIENT_TIMEOUT);
+    let server = thread::spawn(move || -> bool {
+        let Ok(mut conn) = accept_within(&listener, wait) else {
+            return false;
         };
-        let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+        let _ = conn.set_read_timeout(Some(REPLY_TIMEOUT));
         let quiet = Session::detached();
         // The first request is the get; anything after it (a `close`) is
         // simply answered `ok`, so the client is never kept waiting.
-        let mut first = true;
+        let mut sent = false;
         while read_frame(&quiet, &mut conn).is_ok() {
-            let reply = if first {
+            let reply = if sent {
+                frame(&json!({"status": "ok", "body_size": 0}), b"")
+            } else {
                 let content = b"these bytes were damaged on the way";
                 let wrong = sha256_hex(b"the original bytes");
                 let mut bytes = frame(
@@ -631,22 +654,24 @@ fn client_checks_digest(session: &mut Session) -> Result<(), Finding> {
                 );
                 bytes.extend(frame(&json!({"sha256": wrong, "body_size": 0}), b""));
                 bytes
-            } else {
-                frame(&json!({"status": "ok", "body_size": 0}), b"")
             };
-            first = false;
             if conn.write_all(&reply).is_err() {
-                return;
+                break;
             }
+            sent = true;
         }
+        sent
     });
     let mine = Folder::new(session, "client")?;
     let run = session.run_client(
         addr,
         &["--dir", &mine.arg(), "--quiet", "get", "damaged.txt"],
         "",
-        Duration::from_secs(10),
+        CLIENT_TIMEOUT,
     )?;
+    if !server.join().unwrap_or(false) {
+        return Err(contract::never_asked("file", &run.stderr));
+    }
     if run.success {
         return Err(Finding::new(
             "a non-zero exit status: the download was damaged",

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::contract::{CLIENT_TIMEOUT, expect_stdout};
 use super::session::{Finding, Session, preview};
-use super::{Check, Role, contract};
+use super::{CHECK_TIMEOUT, Check, Role, contract};
 use crate::proxy::Cut;
 
 /// The error line the Protocol section gives, byte for byte.
@@ -40,6 +40,7 @@ pub fn checks() -> Vec<Check> {
             id: "lines-answered",
             points: 5,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "answers each line with the same bytes, a–z in capitals: empty lines, `\\r` and UTF-8 too",
             run: lines_answered,
         },
@@ -47,6 +48,7 @@ pub fn checks() -> Vec<Check> {
             id: "split-lines",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "answers lines that arrive one byte at a time, once each is whole",
             run: split_lines,
         },
@@ -54,6 +56,7 @@ pub fn checks() -> Vec<Check> {
             id: "merged-lines",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "answers every line of a read that brings several, forgetting none in its buffer",
             run: merged_lines,
         },
@@ -61,6 +64,7 @@ pub fn checks() -> Vec<Check> {
             id: "thousand-at-once",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "1,000 clients connected at once each get their own reply",
             run: thousand_at_once,
         },
@@ -68,6 +72,7 @@ pub fn checks() -> Vec<Check> {
             id: "few-threads",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "at most 4 server threads while 1,000 clients are connected (Linux: /proc/PID/status)",
             run: few_threads,
         },
@@ -75,6 +80,7 @@ pub fn checks() -> Vec<Check> {
             id: "flooder-does-not-delay",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "beside a client that sends without ever reading, another client's round trips take under 100 ms",
             run: flooder_does_not_delay,
         },
@@ -82,6 +88,7 @@ pub fn checks() -> Vec<Check> {
             id: "over-long-line",
             points: 10,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "a line of 65,536 bytes is answered; one of 65,537 gets the error line, then a clean close",
             run: over_long_line,
         },
@@ -89,6 +96,7 @@ pub fn checks() -> Vec<Check> {
             id: "zero-byte-read",
             points: 5,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "a client's half-close gets its replies then the end; an unfinished line gets none; others go on",
             run: zero_byte_read,
         },
@@ -96,6 +104,7 @@ pub fn checks() -> Vec<Check> {
             id: "idle-cpu",
             points: 5,
             role: Role::Server,
+            timeout: CHECK_TIMEOUT,
             title: "with 100 silent clients, is ready to run for under 1 s of 2 idle seconds: it waits for readiness, no busy-polling",
             run: idle_cpu,
         },
@@ -103,6 +112,7 @@ pub fn checks() -> Vec<Check> {
             id: "client-lines",
             points: 5,
             role: Role::Client,
+            timeout: CHECK_TIMEOUT,
             title: "the client sends each argument as a line on one connection and prints each reply",
             run: client_lines,
         },
