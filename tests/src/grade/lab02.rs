@@ -1,7 +1,10 @@
 //! Lab 02's rubric: a conversation loop, and many clients at once.
 
+use std::io::Read;
+use std::net::Shutdown;
+
 use super::contract::{CLIENT_TIMEOUT, expect_stdout};
-use super::session::{Finding, Session};
+use super::session::{Finding, REPLY_TIMEOUT, Session, preview};
 use super::{CHECK_TIMEOUT, Check, Role, contract};
 
 /// Lab 02's rubric, in course order: the contract's checks and the lab's own.
@@ -23,6 +26,14 @@ pub fn checks() -> Vec<Check> {
             timeout: CHECK_TIMEOUT,
             title: "serves the next client after one closes (a 0-byte read ends only that conversation)",
             run: next_client_after_close,
+        },
+        Check {
+            id: "closes-after-half-close",
+            points: 10,
+            role: Role::Server,
+            timeout: CHECK_TIMEOUT,
+            title: "closes its side soon after the client closes its own, instead of holding the socket open (CLOSE-WAIT)",
+            run: closes_after_half_close,
         },
         Check {
             id: "survives-reset",
@@ -87,6 +98,44 @@ fn next_client_after_close(session: &mut Session) -> Result<(), Finding> {
         session.note(format!("client {client} closes its connection"));
     }
     Ok(())
+}
+
+fn closes_after_half_close(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_server(&[])?;
+    let mut stream = session.connect(addr)?;
+    session.exchange(&mut stream, b"last words", b"LAST WORDS")?;
+    // Closing only our sending side keeps our receiving side open, so the
+    // grader can see what the server does about it: its FIN arrives as a
+    // 0-byte read. A full close would hide a server that never closes.
+    session.note(
+        "shutting down the grader's sending side, then waiting for the server to close its own",
+    );
+    stream
+        .shutdown(Shutdown::Write)
+        .map_err(|err| Finding::new("a half-close", err.to_string()))?;
+    let mut rest = Vec::new();
+    match stream.take(1024).read_to_end(&mut rest) {
+        Ok(_) if rest.is_empty() => {
+            session.note("the server closed its side");
+            Ok(())
+        }
+        Ok(_) => Err(Finding::new(
+            "the end of the stream, with nothing more",
+            format!("{} more bytes: {:?}", rest.len(), preview(&rest)),
+        )),
+        Err(err) if shared::failure::is_timeout(&err) => Err(Finding::new(
+            format!(
+                "the server closes its side within {} s of the client's",
+                REPLY_TIMEOUT.as_secs()
+            ),
+            "the connection was still open",
+        )
+        .diagnosis(
+            "a 0-byte read means the client is done: leave the communication loop and close \
+             the connection (until then it sits in CLOSE-WAIT, holding a socket and maybe a thread)",
+        )),
+        Err(err) => Err(Finding::new("the end of the stream", err.to_string())),
+    }
 }
 
 fn survives_reset(session: &mut Session) -> Result<(), Finding> {

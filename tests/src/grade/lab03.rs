@@ -28,6 +28,14 @@ pub fn checks() -> Vec<Check> {
             run: kept_boundaries,
         },
         Check {
+            id: "large-datagrams",
+            points: 10,
+            role: Role::Server,
+            timeout: CHECK_TIMEOUT,
+            title: "datagrams of 1,025 to 65,507 bytes (the IPv4 maximum) come back whole, not cut to a small buffer",
+            run: large_datagrams,
+        },
+        Check {
             id: "empty-datagram",
             points: 10,
             role: Role::Server,
@@ -143,6 +151,49 @@ fn kept_boundaries(session: &mut Session) -> Result<(), Finding> {
                 format!("{:?}", preview(&buffer[..n])),
             ));
         }
+    }
+    Ok(())
+}
+
+/// The sizes `large-datagrams` sends: just past the tutorials' 1024-byte
+/// buffer, past a 4 KiB and a 64 KiB-minus-a-little buffer, and the largest
+/// datagram IPv4 can carry.
+const LARGE_SIZES: [usize; 4] = [1_025, 4_097, 65_000, MAX_DATAGRAM];
+
+/// The largest UDP payload over IPv4: 65,535 minus 20 bytes of IP header and 8 of UDP.
+const MAX_DATAGRAM: usize = 65_507;
+
+fn large_datagrams(session: &mut Session) -> Result<(), Finding> {
+    let server = session.start_server(&[])?;
+    let socket = session.udp_socket()?;
+    // A receive buffer that holds the largest reply several times over: the
+    // kernel's default may be only a little over 200 KiB, and each queued
+    // datagram costs more than its payload.
+    socket2::SockRef::from(&socket)
+        .set_recv_buffer_size(4 * MAX_DATAGRAM)
+        .map_err(|err| Finding::new("a large receive buffer (SO_RCVBUF)", err.to_string()))?;
+    for size in LARGE_SIZES {
+        // Letters, digits and a UTF-8 character, repeating: a reply cut at
+        // any point, or changed anywhere, differs from the expected bytes.
+        let message: Vec<u8> = "datagram-é-0123456789-"
+            .bytes()
+            .cycle()
+            .take(size)
+            .collect();
+        datagram_round_trip(
+            session,
+            &socket,
+            server,
+            &message,
+            &message.to_ascii_uppercase(),
+        )
+        .map_err(|finding| match finding.diagnosis {
+            Some(_) => finding,
+            None => finding.diagnosis(format!(
+                "the {size}-byte datagram came back changed: is the server's receive buffer \
+                     smaller than {MAX_DATAGRAM} bytes? A datagram longer than the buffer is cut"
+            )),
+        })?;
     }
     Ok(())
 }

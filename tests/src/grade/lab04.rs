@@ -42,6 +42,14 @@ pub fn checks() -> Vec<Check> {
             run: large_write_is_cut,
         },
         Check {
+            id: "counts-across-a-pause",
+            points: 10,
+            role: Role::Server,
+            timeout: CHECK_TIMEOUT,
+            title: "a pause in the client's writes is not the end: only the half-close is, and every byte is counted",
+            run: counts_across_a_pause,
+        },
+        Check {
             id: "empty-stream",
             points: 10,
             role: Role::Server,
@@ -65,18 +73,34 @@ pub fn checks() -> Vec<Check> {
             title: "the client writes its messages as given, half-closes, and reads the report",
             run: client_half_closes,
         },
+        Check {
+            id: "client-reads-whole-report",
+            points: 10,
+            role: Role::Client,
+            timeout: CHECK_TIMEOUT,
+            title: "the client reads the report until the end of the stream, even when it arrives in pieces",
+            run: client_reads_whole_report,
+        },
     ]
 }
 
-/// Sends `writes` one by one on a fresh connection to `addr`, half-closes,
-/// and returns the report line.
+/// Sends `writes` one by one on a fresh connection to `addr`, with `pause`
+/// between them, half-closes, and returns the report line.
 fn half_close_and_report(
     session: &Session,
     addr: SocketAddr,
     writes: &[&[u8]],
+    pause: Duration,
 ) -> Result<(u64, u64), Finding> {
     let mut stream = session.connect(addr)?;
-    for write in writes {
+    for (index, write) in writes.iter().enumerate() {
+        if index > 0 && !pause.is_zero() {
+            session.note(format!(
+                "pausing {} s before the next write",
+                pause.as_secs_f64()
+            ));
+            thread::sleep(pause);
+        }
         stream
             .write_all(write)
             .map_err(|err| Finding::new("the bytes can be sent", err.to_string()))?;
@@ -136,26 +160,45 @@ fn expect_bytes(
 
 fn counts_every_byte(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_server(&[])?;
-    let counted = half_close_and_report(session, addr, &[b"red green\0\xff\n\r"])?;
+    let counted = half_close_and_report(session, addr, &[b"red green\0\xff\n\r"], Duration::ZERO)?;
     expect_bytes(counted, 13, 1..=13)
 }
 
 fn counts_a_cut_stream(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_server(&[])?;
     let proxy = session.proxy(addr, Cut::Bytes, Duration::from_millis(5))?;
-    let counted = half_close_and_report(session, proxy, &[&[b'x'; 30]])?;
+    let counted = half_close_and_report(session, proxy, &[&[b'x'; 30]], Duration::ZERO)?;
     expect_bytes(counted, 30, 2..=30)
 }
 
 fn large_write_is_cut(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_server(&[])?;
-    let counted = half_close_and_report(session, addr, &[&[b'a'; 10_000]])?;
+    let counted = half_close_and_report(session, addr, &[&[b'a'; 10_000]], Duration::ZERO)?;
     expect_bytes(counted, 10_000, 10..=10_000)
+}
+
+/// How long `counts-across-a-pause` waits between two writes: longer than
+/// any "nothing more is coming" guess a server might make, much shorter than
+/// the Protocol's 30-second idle timeout.
+const WRITE_PAUSE: Duration = Duration::from_secs(2);
+
+fn counts_across_a_pause(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_server(&[])?;
+    let writes: [&[u8]; 2] = [b"before the pause, ", b"and after it"];
+    half_close_and_report(session, addr, &writes, WRITE_PAUSE)
+        .and_then(|counted| expect_bytes(counted, 30, 2..=30))
+        .map_err(|finding| {
+            finding.diagnosis(format!(
+                "the client paused {} s between two writes: a pause is not the end of its data, \
+                 only the 0-byte read after its half-close is",
+                WRITE_PAUSE.as_secs()
+            ))
+        })
 }
 
 fn empty_stream(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_server(&[])?;
-    let counted = half_close_and_report(session, addr, &[])?;
+    let counted = half_close_and_report(session, addr, &[], Duration::ZERO)?;
     expect_bytes(counted, 0, 0..=0)
 }
 
@@ -166,11 +209,12 @@ fn clients_at_once(session: &mut Session) -> Result<(), Finding> {
         .write_all(b"first, still open")
         .map_err(|err| Finding::new("the bytes can be sent", err.to_string()))?;
     session.note("the first client stays connected while a second one sends and half-closes");
-    let second = half_close_and_report(session, addr, &[b"second"]).map_err(|finding| {
-        finding.diagnosis(
+    let second =
+        half_close_and_report(session, addr, &[b"second"], Duration::ZERO).map_err(|finding| {
+            finding.diagnosis(
             "the second client got no report while the first was connected: one client at a time?",
         )
-    })?;
+        })?;
     expect_bytes(second, 6, 1..=6)?;
     first
         .shutdown(Shutdown::Write)
@@ -186,15 +230,38 @@ fn clients_at_once(session: &mut Session) -> Result<(), Finding> {
     expect_bytes(counted, 17, 1..=17)
 }
 
-fn client_half_closes(session: &mut Session) -> Result<(), Finding> {
+/// The messages the client checks give the client, and what they add up to.
+const CLIENT_MESSAGES: [&str; 3] = ["one", "two", "three"];
+
+/// How the grader, playing the server, sends its report: whole, or in
+/// pieces with a pause after each.
+struct Delivery {
+    /// The report's pieces, in order; together they are one report line.
+    pieces: &'static [&'static str],
+    /// The pause after each piece but the last.
+    pause: Duration,
+}
+
+/// The grader plays lab 04's server for the student's client: it records
+/// the client's bytes until its half-close, then sends `delivery`'s report
+/// and closes. Returns the client's run.
+fn play_server(
+    session: &Session,
+    delivery: Delivery,
+) -> Result<super::session::ClientRun, Finding> {
     let (listener, addr) = session.listen_as_grader()?;
     session.note(format!(
-        "the grader plays the server on {addr}: it records every byte until the end of the stream"
+        "the grader plays the server on {addr}: it records every byte until the end of the stream, \
+         then sends the report in {} piece(s): {:?}",
+        delivery.pieces.len(),
+        delivery.pieces.concat()
     ));
+    let pieces = delivery.pieces;
     let server = thread::spawn(move || -> Result<Vec<u8>, String> {
         let mut conn = accept_within(&listener, CLIENT_TIMEOUT)
             .map_err(|_| format!("no connection within {} s", CLIENT_TIMEOUT.as_secs()))?;
         conn.set_read_timeout(Some(REPLY_TIMEOUT))
+            .and_then(|()| conn.set_write_timeout(Some(REPLY_TIMEOUT)))
             .map_err(|err| err.to_string())?;
         let mut received = Vec::new();
         conn.read_to_end(&mut received).map_err(|_| {
@@ -205,12 +272,23 @@ fn client_half_closes(session: &mut Session) -> Result<(), Finding> {
                 REPLY_TIMEOUT.as_secs()
             )
         })?;
-        let report = format!("reads=1 bytes={}\n", received.len());
-        conn.write_all(report.as_bytes())
-            .map_err(|err| err.to_string())?;
+        // Each piece leaves at once in a segment of its own, and the pause
+        // lets the client read it before the next arrives: a client that
+        // reads only once gets the first piece alone.
+        conn.set_nodelay(true).map_err(|err| err.to_string())?;
+        for (index, piece) in pieces.iter().enumerate() {
+            if index > 0 {
+                thread::sleep(delivery.pause);
+            }
+            // The client may already have given up (a one-read client
+            // often has): what it printed is judged, not this write.
+            if conn.write_all(piece.as_bytes()).is_err() {
+                break;
+            }
+        }
         Ok(received)
     });
-    let run = session.run_client(addr, &["one", "two", "three"], "", CLIENT_TIMEOUT)?;
+    let run = session.run_client(addr, &CLIENT_MESSAGES, "", CLIENT_TIMEOUT)?;
     let received = server
         .join()
         .map_err(|_| Finding::new("the grader's server runs", "it panicked"))?
@@ -225,19 +303,69 @@ fn client_half_closes(session: &mut Session) -> Result<(), Finding> {
                 ))
             }
         })?;
-    if received != b"onetwothree" {
+    let sent = CLIENT_MESSAGES.concat();
+    if received != sent.as_bytes() {
         return Err(Finding::new(
-            "the bytes \"onetwothree\"",
+            format!("the bytes {sent:?}"),
             format!("{:?}", preview(&received)),
+        ));
+    }
+    Ok(run)
+}
+
+/// The line the Protocol asks the client to print for a report of `reads`
+/// and `bytes` (both more than 1 here, so in the plural).
+fn expect_report_line(
+    run: &super::session::ClientRun,
+    reads: u64,
+    bytes: u64,
+) -> Result<(), Finding> {
+    let wanted = format!("the server read {bytes} bytes in {reads} reads");
+    if !run.stdout.lines().any(|line| line.starts_with(&wanted)) {
+        return Err(Finding::new(
+            format!("a line on stdout that begins {wanted:?}"),
+            format!("{:?}", preview(run.stdout.as_bytes())),
         ));
     }
     if !run.success {
         return Err(Finding::new(
             "exit status 0 after the report",
-            "a non-zero exit status",
+            format!("a non-zero exit status: {}", last_line(&run.stderr)),
         ));
     }
     Ok(())
+}
+
+fn client_half_closes(session: &mut Session) -> Result<(), Finding> {
+    let run = play_server(
+        session,
+        Delivery {
+            pieces: &["reads=2 bytes=11\n"],
+            pause: Duration::ZERO,
+        },
+    )?;
+    expect_report_line(&run, 2, 11)
+}
+
+/// The pause between the report's pieces: long enough for a client to be
+/// scheduled and read the first piece on a busy machine, short enough to
+/// keep the check quick.
+const REPORT_PIECE_PAUSE: Duration = Duration::from_millis(500);
+
+fn client_reads_whole_report(session: &mut Session) -> Result<(), Finding> {
+    let run = play_server(
+        session,
+        Delivery {
+            pieces: &["reads=5 by", "tes=1", "1\n"],
+            pause: REPORT_PIECE_PAUSE,
+        },
+    )?;
+    expect_report_line(&run, 5, 11).map_err(|finding| {
+        finding.diagnosis(
+            "the report came in three pieces, half a second apart: one read returns only what has \
+             arrived, so read until the end of the stream (a 0-byte read)",
+        )
+    })
 }
 
 #[cfg(test)]
