@@ -30,15 +30,25 @@ pub(super) const BUSY_PORT: Check = Check {
     run: busy_port,
 };
 
-/// The contract's expected failure on the client side.
-pub(super) const CLIENT_WITHOUT_SERVER: Check = Check {
-    id: "client-without-server",
-    points: 5,
-    role: Role::Client,
-    timeout: CHECK_TIMEOUT,
-    title: "the client with no server to talk to exits non-zero with one `error:` line, not a crash or a hang",
-    run: client_without_server,
-};
+/// The contract's expected failure on the client side, for a lab whose
+/// client really sends `hello` (lab 05 asks for the report of that name).
+pub(super) const CLIENT_WITHOUT_SERVER: Check =
+    client_without_server(|session| fails_clearly_without_server(session, &["hello"]));
+
+/// The contract's expected failure on the client side, where `run` calls
+/// [`fails_clearly_without_server`] with a request this lab's client would
+/// really send: an argument the client rejects before it connects would let
+/// a client that never gives up on connecting pass.
+pub(super) const fn client_without_server(run: fn(&mut Session) -> Result<(), Finding>) -> Check {
+    Check {
+        id: "client-without-server",
+        points: 5,
+        role: Role::Client,
+        timeout: CHECK_TIMEOUT,
+        title: "the client with no server to talk to exits non-zero with one `error:` line, not a crash or a hang",
+        run,
+    }
+}
 
 fn listening_line(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_server(&[])?;
@@ -59,13 +69,25 @@ fn busy_port(session: &mut Session) -> Result<(), Finding> {
     expect_one_error_line(&second.stderr)
 }
 
-fn client_without_server(session: &mut Session) -> Result<(), Finding> {
+/// Runs the client with `request` against a port where nothing listens: it
+/// must end by itself, non-zero, with one `error:` line.
+pub(super) fn fails_clearly_without_server(
+    session: &mut Session,
+    request: &[&str],
+) -> Result<(), Finding> {
     // The port stays reserved (bound, never listening) for the whole check,
     // so no other check's server can be given it meanwhile.
     let unused = crate::contract::UnusedPort::new();
     let free: SocketAddr = ([127, 0, 0, 1], unused.port()).into();
     session.note(format!("nothing listens on {free}"));
-    let run = session.run_client(free, &["hello"], "", CLIENT_TIMEOUT)?;
+    let run = session
+        .run_client(free, request, "", CLIENT_TIMEOUT)
+        .map_err(|finding| {
+            finding.diagnosis(
+                "nothing listens there, so every connect is refused at once: a client that \
+                 tries again and again (or waits) never ends; print one `error:` line and exit",
+            )
+        })?;
     if run.success {
         return Err(Finding::new("a non-zero exit status", "exit status 0"));
     }

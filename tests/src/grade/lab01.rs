@@ -36,7 +36,9 @@ pub fn checks() -> Vec<Check> {
             title: "the client sends its message and prints the server's reply",
             run: client_prints_reply,
         },
-        contract::CLIENT_WITHOUT_SERVER,
+        contract::client_without_server(|session| {
+            contract::fails_clearly_without_server(session, &["grading, one two"])
+        }),
     ]
 }
 

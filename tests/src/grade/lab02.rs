@@ -68,7 +68,9 @@ pub fn checks() -> Vec<Check> {
             title: "without arguments, the client sends each stdin line and skips empty ones",
             run: client_stdin_lines,
         },
-        contract::CLIENT_WITHOUT_SERVER,
+        contract::client_without_server(|session| {
+            contract::fails_clearly_without_server(session, &["one", "two words"])
+        }),
     ]
 }
 

@@ -16,7 +16,9 @@ pub fn checks() -> Vec<Check> {
     vec![
         contract::LISTENING_LINE,
         contract::BUSY_PORT,
-        contract::CLIENT_WITHOUT_SERVER,
+        contract::client_without_server(|session| {
+            contract::fails_clearly_without_server(session, &CLIENT_MESSAGES)
+        }),
         Check {
             id: "counts-every-byte",
             points: 20,
@@ -70,7 +72,7 @@ pub fn checks() -> Vec<Check> {
             points: 15,
             role: Role::Client,
             timeout: CHECK_TIMEOUT,
-            title: "the client writes its messages as given, half-closes, and reads the report",
+            title: "the client writes its messages as given, half-closes, reads the report and prints its two counts",
             run: client_half_closes,
         },
         Check {
