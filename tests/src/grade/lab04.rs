@@ -7,7 +7,9 @@ use std::thread;
 use std::time::Duration;
 
 use super::contract::{CLIENT_TIMEOUT, last_line};
-use super::session::{Finding, REPLY_TIMEOUT, Session, accept_within, preview};
+use super::session::{
+    Finding, PIECE_PAUSE, REPLY_TIMEOUT, Session, accept_within, preview, write_in_pieces,
+};
 use super::{CHECK_TIMEOUT, Check, Role, contract};
 use crate::proxy::Cut;
 
@@ -236,11 +238,13 @@ fn clients_at_once(session: &mut Session) -> Result<(), Finding> {
 const CLIENT_MESSAGES: [&str; 3] = ["one", "two", "three"];
 
 /// How the grader, playing the server, sends its report: whole, or in
-/// pieces with a pause after each.
+/// pieces with a pause between them.
 struct Delivery {
-    /// The report's pieces, in order; together they are one report line.
-    pieces: &'static [&'static str],
-    /// The pause after each piece but the last.
+    /// The report line.
+    report: &'static str,
+    /// How many pieces it is cut into.
+    pieces: usize,
+    /// The pause between two pieces.
     pause: Duration,
 }
 
@@ -254,11 +258,11 @@ fn play_server(
     let (listener, addr) = session.listen_as_grader()?;
     session.note(format!(
         "the grader plays the server on {addr}: it records every byte until the end of the stream, \
-         then sends the report in {} piece(s): {:?}",
-        delivery.pieces.len(),
-        delivery.pieces.concat()
+         then sends the report {:?} in {} piece(s), {} ms apart",
+        delivery.report,
+        delivery.pieces,
+        delivery.pause.as_millis()
     ));
-    let pieces = delivery.pieces;
     let server = thread::spawn(move || -> Result<Vec<u8>, String> {
         let mut conn = accept_within(&listener, CLIENT_TIMEOUT)
             .map_err(|_| format!("no connection within {} s", CLIENT_TIMEOUT.as_secs()))?;
@@ -274,20 +278,14 @@ fn play_server(
                 REPLY_TIMEOUT.as_secs()
             )
         })?;
-        // Each piece leaves at once in a segment of its own, and the pause
-        // lets the client read it before the next arrives: a client that
-        // reads only once gets the first piece alone.
-        conn.set_nodelay(true).map_err(|err| err.to_string())?;
-        for (index, piece) in pieces.iter().enumerate() {
-            if index > 0 {
-                thread::sleep(delivery.pause);
-            }
-            // The client may already have given up (a one-read client
-            // often has): what it printed is judged, not this write.
-            if conn.write_all(piece.as_bytes()).is_err() {
-                break;
-            }
-        }
+        // The client may already have given up (a one-read client often
+        // has): what it printed is judged, not whether this write worked.
+        let _ = write_in_pieces(
+            &mut conn,
+            delivery.report.as_bytes(),
+            delivery.pieces,
+            delivery.pause,
+        );
         Ok(received)
     });
     let run = session.run_client(addr, &CLIENT_MESSAGES, "", CLIENT_TIMEOUT)?;
@@ -342,24 +340,21 @@ fn client_half_closes(session: &mut Session) -> Result<(), Finding> {
     let run = play_server(
         session,
         Delivery {
-            pieces: &["reads=2 bytes=11\n"],
+            report: "reads=2 bytes=11\n",
+            pieces: 1,
             pause: Duration::ZERO,
         },
     )?;
     expect_report_line(&run, 2, 11)
 }
 
-/// The pause between the report's pieces: long enough for a client to be
-/// scheduled and read the first piece on a busy machine, short enough to
-/// keep the check quick.
-const REPORT_PIECE_PAUSE: Duration = Duration::from_millis(500);
-
 fn client_reads_whole_report(session: &mut Session) -> Result<(), Finding> {
     let run = play_server(
         session,
         Delivery {
-            pieces: &["reads=5 by", "tes=1", "1\n"],
-            pause: REPORT_PIECE_PAUSE,
+            report: "reads=5 bytes=11\n",
+            pieces: 3,
+            pause: PIECE_PAUSE,
         },
     )?;
     expect_report_line(&run, 5, 11).map_err(|finding| {
