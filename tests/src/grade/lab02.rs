@@ -1,13 +1,11 @@
 //! Lab 02's rubric: a conversation loop, and many clients at once.
 
-use std::io::{self, Read};
+use std::io::Read;
 use std::net::Shutdown;
-use std::thread;
 
 use super::contract::{CLIENT_TIMEOUT, expect_stdout};
-use super::session::{
-    Finding, PIECE_PAUSE, REPLY_TIMEOUT, Session, accept_within, preview, write_in_pieces,
-};
+use super::lab01::Conversation;
+use super::session::{Finding, REPLY_TIMEOUT, Session, preview};
 use super::{CHECK_TIMEOUT, Check, Role, contract};
 
 /// Lab 02's rubric, in course order: the contract's checks and the lab's own.
@@ -208,33 +206,5 @@ fn client_stdin_lines(session: &mut Session) -> Result<(), Finding> {
 }
 
 fn client_reads_whole_reply(session: &mut Session) -> Result<(), Finding> {
-    let (listener, addr) = session.listen_as_grader()?;
-    session.note(format!(
-        "the grader plays the server on {addr}: it answers each read in capitals, \
-         in 3 pieces {} ms apart",
-        PIECE_PAUSE.as_millis()
-    ));
-    // The Protocol's server answers each read as it comes, so a reply can
-    // arrive in pieces; this one always does. Its own failures show in
-    // what the client prints.
-    let server = thread::spawn(move || -> io::Result<()> {
-        let mut conn = accept_within(&listener, CLIENT_TIMEOUT)?;
-        conn.set_read_timeout(Some(REPLY_TIMEOUT))?;
-        let mut buffer = [0; 1024];
-        loop {
-            let n = conn.read(&mut buffer)?;
-            if n == 0 {
-                return Ok(());
-            }
-            write_in_pieces(&mut conn, &buffer[..n].to_ascii_uppercase(), 3, PIECE_PAUSE)?;
-        }
-    });
-    let run = session.run_client(addr, &["a reply in pieces"], "", CLIENT_TIMEOUT)?;
-    let _ = server.join();
-    expect_stdout(&run.stdout, "A REPLY IN PIECES\n", run.success).map_err(|finding| {
-        finding.diagnosis(
-            "the reply came in three pieces: one read returns only what has arrived, so read \
-             until the reply has as many bytes as the message",
-        )
-    })
+    super::lab01::expect_reply_read_in_pieces(session, Conversation::Loop)
 }
