@@ -10,6 +10,27 @@ use super::{CHECK_TIMEOUT, Check, Role};
 /// How long a client may run in a check where it should finish quickly.
 pub(super) const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A message for `bytes-not-text` (labs 01-03): UTF-8 letters that a text
+/// function would upper-case too (`é` to `É`, `ß` to `SS`, which is not even
+/// the same length). Only the ASCII letters a-z may change.
+pub(super) const NOT_ONLY_ASCII: &[u8] = "héllo wörld ✓ 123, ÿ straße".as_bytes();
+
+/// The title every lab gives `bytes-not-text`.
+pub(super) const BYTES_NOT_TEXT_TITLE: &str =
+    "changes only the ASCII letters a–z, so other bytes (UTF-8 text) come back intact";
+
+/// Adds the likely cause to a `bytes-not-text` finding that has none (a
+/// reply that came, but different).
+pub(super) fn changed_more_than_ascii(finding: Finding) -> Finding {
+    match finding.diagnosis {
+        Some(_) => finding,
+        None => finding.diagnosis(
+            "only the bytes a-z may change: upper-casing decoded text changes é, ÿ and ß too \
+             (upper-case the bytes, or only the ASCII letters)",
+        ),
+    }
+}
+
 /// The contract's first promise, checked for every lab.
 pub(super) const LISTENING_LINE: Check = Check {
     id: "listening-line",

@@ -27,7 +27,7 @@ pub fn checks() -> Vec<Check> {
             points: 10,
             role: Role::Server,
             timeout: CHECK_TIMEOUT,
-            title: "changes only the ASCII letters a–z, so other bytes (UTF-8 text) come back intact",
+            title: contract::BYTES_NOT_TEXT_TITLE,
             run: bytes_not_text,
         },
         contract::BUSY_PORT,
@@ -60,8 +60,9 @@ fn echo_capitals(session: &mut Session) -> Result<(), Finding> {
 
 fn bytes_not_text(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_server(&[])?;
-    let message = "héllo wörld ✓ 123".as_bytes();
+    let message = contract::NOT_ONLY_ASCII;
     expect_reply_then_close(session, addr, message, &message.to_ascii_uppercase())
+        .map_err(contract::changed_more_than_ascii)
 }
 
 /// Lab 01's exchange: one message, the whole reply, then the end of the stream.

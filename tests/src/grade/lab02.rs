@@ -21,6 +21,14 @@ pub fn checks() -> Vec<Check> {
             run: every_message,
         },
         Check {
+            id: "bytes-not-text",
+            points: 10,
+            role: Role::Server,
+            timeout: CHECK_TIMEOUT,
+            title: contract::BYTES_NOT_TEXT_TITLE,
+            run: bytes_not_text,
+        },
+        Check {
             id: "next-client-after-close",
             points: 15,
             role: Role::Server,
@@ -94,6 +102,15 @@ fn every_message(session: &mut Session) -> Result<(), Finding> {
         )?;
     }
     Ok(())
+}
+
+fn bytes_not_text(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_server(&[])?;
+    let mut stream = session.connect(addr)?;
+    let message = contract::NOT_ONLY_ASCII;
+    session
+        .exchange(&mut stream, message, &message.to_ascii_uppercase())
+        .map_err(contract::changed_more_than_ascii)
 }
 
 fn next_client_after_close(session: &mut Session) -> Result<(), Finding> {
