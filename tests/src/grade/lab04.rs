@@ -6,7 +6,7 @@ use std::net::{Shutdown, SocketAddr};
 use std::thread;
 use std::time::Duration;
 
-use super::contract::{CLIENT_TIMEOUT, last_line};
+use super::contract::{CLIENT_TIMEOUT, expect_one_error_line, last_line};
 use super::session::{
     Finding, PIECE_PAUSE, REPLY_TIMEOUT, Session, accept_within, preview, write_in_pieces,
 };
@@ -84,6 +84,14 @@ pub fn checks() -> Vec<Check> {
             timeout: CHECK_TIMEOUT,
             title: "the client reads the report until the end of the stream, even when it arrives in pieces",
             run: client_reads_whole_report,
+        },
+        Check {
+            id: "client-checks-the-count",
+            points: 5,
+            role: Role::Client,
+            timeout: CHECK_TIMEOUT,
+            title: "a report whose byte count is not what the client sent ends the client with one `error:` line",
+            run: client_checks_the_count,
         },
     ]
 }
@@ -363,6 +371,26 @@ fn client_reads_whole_report(session: &mut Session) -> Result<(), Finding> {
              arrived, so read until the end of the stream (a 0-byte read)",
         )
     })
+}
+
+fn client_checks_the_count(session: &mut Session) -> Result<(), Finding> {
+    let run = play_server(
+        session,
+        Delivery {
+            report: "reads=2 bytes=12\n",
+            pieces: 1,
+            pause: Duration::ZERO,
+        },
+    )?;
+    session.note("the report says 12 bytes; the client sent 11");
+    if run.success {
+        return Err(Finding::new(
+            "a non-zero exit status: the server counted 12 bytes, the client sent 11",
+            "exit status 0",
+        )
+        .diagnosis("compare the report's byte count with the bytes sent: a difference means bytes were lost"));
+    }
+    expect_one_error_line(&run.stderr)
 }
 
 #[cfg(test)]
