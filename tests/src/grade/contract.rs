@@ -15,9 +15,18 @@ pub(super) const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// the same length). Only the ASCII letters a-z may change.
 pub(super) const NOT_ONLY_ASCII: &[u8] = "héllo wörld ✓ 123, ÿ straße".as_bytes();
 
-/// The title every lab gives `bytes-not-text`.
-pub(super) const BYTES_NOT_TEXT_TITLE: &str =
-    "changes only the ASCII letters a–z, so other bytes (UTF-8 text) come back intact";
+/// Labs 01-03's `bytes-not-text`, where `run` sends [`NOT_ONLY_ASCII`] the
+/// lab's way and judges the reply with [`changed_more_than_ascii`].
+pub(super) const fn bytes_not_text(run: fn(&mut Session) -> Result<(), Finding>) -> Check {
+    Check {
+        id: "bytes-not-text",
+        points: 10,
+        role: Role::Server,
+        timeout: CHECK_TIMEOUT,
+        title: "changes only the ASCII letters a–z, so other bytes (UTF-8 text) come back intact",
+        run,
+    }
+}
 
 /// Adds the likely cause to a `bytes-not-text` finding that has none (a
 /// reply that came, but different).

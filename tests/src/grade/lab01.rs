@@ -22,14 +22,7 @@ pub fn checks() -> Vec<Check> {
             title: "answers one message with the same bytes in capitals, then closes the connection",
             run: echo_capitals,
         },
-        Check {
-            id: "bytes-not-text",
-            points: 10,
-            role: Role::Server,
-            timeout: CHECK_TIMEOUT,
-            title: contract::BYTES_NOT_TEXT_TITLE,
-            run: bytes_not_text,
-        },
+        contract::bytes_not_text(bytes_not_text),
         contract::BUSY_PORT,
         Check {
             id: "client-prints-reply",

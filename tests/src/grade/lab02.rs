@@ -20,14 +20,7 @@ pub fn checks() -> Vec<Check> {
             title: "answers every message on one connection, in order (the communication loop)",
             run: every_message,
         },
-        Check {
-            id: "bytes-not-text",
-            points: 10,
-            role: Role::Server,
-            timeout: CHECK_TIMEOUT,
-            title: contract::BYTES_NOT_TEXT_TITLE,
-            run: bytes_not_text,
-        },
+        contract::bytes_not_text(bytes_not_text),
         Check {
             id: "next-client-after-close",
             points: 15,

@@ -19,14 +19,7 @@ pub fn checks() -> Vec<Check> {
             title: "answers a datagram with one datagram, the same bytes in capitals, sent back to its sender",
             run: datagram_echo,
         },
-        Check {
-            id: "bytes-not-text",
-            points: 10,
-            role: Role::Server,
-            timeout: CHECK_TIMEOUT,
-            title: contract::BYTES_NOT_TEXT_TITLE,
-            run: bytes_not_text,
-        },
+        contract::bytes_not_text(bytes_not_text),
         Check {
             id: "kept-boundaries",
             points: 15,
