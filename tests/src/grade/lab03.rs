@@ -61,6 +61,14 @@ pub fn checks() -> Vec<Check> {
             run: client_prints_replies,
         },
         Check {
+            id: "client-ignores-strangers",
+            points: 10,
+            role: Role::Client,
+            timeout: CHECK_TIMEOUT,
+            title: "the client takes its reply only from the server's address, not from whoever sends first",
+            run: client_ignores_strangers,
+        },
+        Check {
             id: "client-retries",
             points: 15,
             role: Role::Client,
@@ -238,6 +246,38 @@ fn client_prints_replies(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_reference_server(&[])?;
     let run = session.run_client(addr, &["one", "two words"], "", CLIENT_TIMEOUT)?;
     expect_stdout(&run.stdout, "ONE\nTWO WORDS\n", run.success)
+}
+
+fn client_ignores_strangers(session: &mut Session) -> Result<(), Finding> {
+    let server = session.udp_socket()?;
+    let stranger = session.udp_socket()?;
+    let addr = server
+        .local_addr()
+        .map_err(|err| Finding::new("a bound UDP socket", err.to_string()))?;
+    session.note(format!(
+        "the grader plays the server on {addr}; before its reply, another socket of the grader's \
+         sends the client a datagram of its own"
+    ));
+    server
+        .set_read_timeout(Some(CLIENT_TIMEOUT))
+        .map_err(|err| Finding::new("a receive timeout", err.to_string()))?;
+    // The grader's own failures show in what the client prints. Both
+    // datagrams are queued for the client in the order they are sent.
+    let grader = std::thread::spawn(move || -> std::io::Result<()> {
+        let mut buffer = vec![0; 65_536];
+        let (n, client) = server.recv_from(&mut buffer)?;
+        stranger.send_to(b"NOT FROM THE SERVER", client)?;
+        server.send_to(&buffer[..n].to_ascii_uppercase(), client)?;
+        Ok(())
+    });
+    let run = session.run_client(addr, &["hello"], "", CLIENT_TIMEOUT)?;
+    let _ = grader.join();
+    expect_stdout(&run.stdout, "HELLO\n", run.success).map_err(|finding| {
+        finding.diagnosis(
+            "a datagram can come from anyone: take a reply only when recvfrom says it came from \
+             the server's address, and ignore the rest",
+        )
+    })
 }
 
 fn client_retries(session: &mut Session) -> Result<(), Finding> {
