@@ -66,6 +66,10 @@ check-fixtures: build
 check-starters: build
     target/debug/labkit check-starters
 
+# Grade every correct program (references, fixtures that lose nothing) RUNS times on busy cores; all must be full marks
+check-flakes RUNS *LABS: build
+    target/debug/labkit check-flakes "$@"
+
 # Relay to a server and re-cut the byte stream, e.g. just proxy --to 127.0.0.1:8005 --cut bytes
 [no-exit-message]
 proxy *ARGS: build
@@ -88,6 +92,7 @@ ci:
     just test
     just check-starters
     just check-fixtures
+    just check-flakes 3
 
 # Runs mdbook, installing it first if this machine does not have it
 _mdbook *ARGS:

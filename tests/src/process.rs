@@ -19,6 +19,67 @@ pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 /// Something to call with each line a process prints, as it arrives.
 pub type Tee = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// Why a server did not get as far as its listening line.
+#[derive(Debug)]
+pub enum StartError {
+    /// The program could not be started at all.
+    Spawn {
+        /// The program.
+        program: String,
+        /// What the operating system said.
+        error: String,
+    },
+    /// It exited before printing the line.
+    Exited {
+        /// The program.
+        program: String,
+        /// How it exited, if that could be learnt.
+        status: Option<ExitStatus>,
+        /// What it printed on stderr.
+        stderr: Vec<String>,
+    },
+    /// It printed no line in time, and was still running.
+    NoLine {
+        /// The program.
+        program: String,
+        /// How long it was given.
+        timeout: Duration,
+        /// What it printed on stderr meanwhile.
+        stderr: Vec<String>,
+    },
+    /// Its first stdout line was something else.
+    NotListeningLine {
+        /// The program.
+        program: String,
+        /// The line it printed first.
+        line: String,
+    },
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Spawn { program, error } => write!(f, "could not start {program}: {error}"),
+            StartError::Exited {
+                program,
+                status,
+                stderr,
+            } => write!(
+                f,
+                "{program} exited ({status:?}) before it printed its listening line; stderr: {}",
+                stderr.join(" | ")
+            ),
+            StartError::NoLine {
+                program, timeout, ..
+            } => write!(f, "{program} printed no listening line within {timeout:?}"),
+            StartError::NotListeningLine { program, line } => write!(
+                f,
+                "{program}: first stdout line should be `listening on IP:PORT`, got {line:?}"
+            ),
+        }
+    }
+}
+
 /// A server process under test. Dropping it kills and reaps the process, so a
 /// failed assertion never leaves a server running.
 pub struct Server {
@@ -52,7 +113,7 @@ impl Server {
     /// Like [`Server::start_command`], and also hands every stderr line to
     /// `tee` as it arrives (the demo prints them live).
     pub fn start_command_with_tee(command: Command, tee: Tee) -> Result<Server, String> {
-        Server::start_command_with(command, tee, STARTUP_TIMEOUT)
+        Server::start_command_with(command, tee, STARTUP_TIMEOUT).map_err(|err| err.to_string())
     }
 
     /// Starts `command`, tees its stderr lines, and waits at most
@@ -62,7 +123,7 @@ impl Server {
         mut command: Command,
         tee: Tee,
         startup_timeout: Duration,
-    ) -> Result<Server, String> {
+    ) -> Result<Server, StartError> {
         let program = command.get_program().to_string_lossy().into_owned();
         // Its own process group, so that stopping it also stops any process
         // it started (a student's server may be a script that runs another).
@@ -72,7 +133,10 @@ impl Server {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|err| format!("could not start {program}: {err}"))?;
+            .map_err(|err| StartError::Spawn {
+                program: program.clone(),
+                error: err.to_string(),
+            })?;
         let stdout = lines_of(child.stdout.take().expect("stdout is piped"));
         let stderr = collect_lines(child.stderr.take().expect("stderr is piped"), tee);
         let mut server = Server {
@@ -84,23 +148,27 @@ impl Server {
         match server.stdout.recv_timeout(startup_timeout) {
             Ok(line) => match parse_listening_line(&line) {
                 Some(addr) => server.addr = addr,
-                None => {
-                    return Err(format!(
-                        "{program}: first stdout line should be `listening on IP:PORT`, got {line:?}"
-                    ));
-                }
+                None => return Err(StartError::NotListeningLine { program, line }),
             },
             Err(RecvTimeoutError::Timeout) => {
-                return Err(format!(
-                    "{program} printed no listening line within {startup_timeout:?}"
-                ));
+                return Err(StartError::NoLine {
+                    program,
+                    timeout: startup_timeout,
+                    stderr: server.stderr(),
+                });
             }
             Err(RecvTimeoutError::Disconnected) => {
                 let status = server.child.wait().ok();
-                return Err(format!(
-                    "{program} exited ({status:?}) before it printed its listening line; stderr: {}",
-                    server.stderr().join(" | ")
-                ));
+                // The stderr reader may still be handing over the last lines.
+                let deadline = Instant::now() + Duration::from_secs(1);
+                while Arc::strong_count(&server.stderr) > 1 && Instant::now() < deadline {
+                    thread::sleep(Duration::from_millis(5));
+                }
+                return Err(StartError::Exited {
+                    program,
+                    status,
+                    stderr: server.stderr(),
+                });
             }
         }
         Ok(server)

@@ -37,6 +37,7 @@ impl Conversation {
     /// advance is what makes a reply complete; lab 05 makes that explicit.
     pub fn ask(&mut self, message: &str) -> Result<Vec<u8>, Failure> {
         let server = self.server;
+        // STARTER: write_all the message, then read until the reply has as many bytes as the message (a 0-byte read: the server closed)
         // ANCHOR: ask
         self.stream
             .write_all(message.as_bytes())
@@ -62,6 +63,7 @@ impl Conversation {
         }
         // ANCHOR_END: ask
         Ok(reply)
+        // STARTER_END
     }
 
     /// Says why a reply did not come, with a hint for the common case.

@@ -68,6 +68,7 @@ impl Session {
     /// Says "no more messages" and reads the server's report.
     pub fn finish(mut self) -> Result<Report, Failure> {
         let server = self.server;
+        // STARTER: shut down the sending side (the server then reads 0 bytes), read the report up to the end of the stream, and Report::parse it
         // ANCHOR: finish
         // Close our sending side only (the FIN): the server's next read
         // returns 0, the one boundary TCP keeps. Our receiving side stays
@@ -88,6 +89,7 @@ impl Session {
             Failure::new(format!("{server} did not answer with a report: {text:?}"))
                 .hint("is it a lab04-server? start one with `just server 04`")
         })
+        // STARTER_END
     }
 
     /// Says why the report did not come, with a hint for the common case.

@@ -156,6 +156,7 @@ impl Folder {
     /// replace the link, not what it points to, which would surprise whoever
     /// made it; renaming over a folder fails.
     pub fn check_writable(&self, name: &str) -> Result<(), Refusal> {
+        // STARTER: check_name the name, then allow a new name or an existing plain file; refuse a folder or link (symlink_metadata)
         check_name(name).map_err(Refusal::BadName)?;
         match fs::symlink_metadata(self.path.join(name)) {
             Ok(metadata) if metadata.is_file() => Ok(()),
@@ -163,6 +164,7 @@ impl Folder {
             Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(err) => Err(Refusal::Io(name.to_string(), err)),
         }
+        // STARTER_END
     }
 
     /// The files this folder shares, sorted by name.
@@ -171,6 +173,7 @@ impl Folder {
     /// with plain names, and links to plain files inside the folder. Not
     /// listed: sub-folders, hidden files, temporaries, links that lead out.
     pub fn list(&self) -> io::Result<Vec<Entry>> {
+        // STARTER: read_dir the folder, keep each UTF-8 name that self.resolve accepts (with its size), and sort by name
         let mut entries = Vec::new();
         for entry in fs::read_dir(&self.path)? {
             // An entry that vanished or cannot be read is simply not listed.
@@ -184,6 +187,7 @@ impl Folder {
         }
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(entries)
+        // STARTER_END
     }
 }
 

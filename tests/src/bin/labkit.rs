@@ -30,6 +30,16 @@ enum Action {
         /// The labs to check (all that have fixtures when none is given)
         labs: Vec<String>,
     },
+    /// Grades every correct program N times with every core kept busy: each grade must be full marks
+    CheckFlakes {
+        /// How many times to grade each program
+        runs: usize,
+        /// The labs to check (all that have a rubric when none is given)
+        labs: Vec<String>,
+        /// How many grades run at the same time
+        #[arg(long, default_value_t = 4)]
+        at_once: usize,
+    },
     /// Relays TCP connections to a server, re-cutting the byte stream so framing bugs show
     Proxy(ProxyArgs),
     /// Grades a lab's programs (ours by default) against the lab's rubric
@@ -134,6 +144,11 @@ fn main() -> ExitCode {
         Action::Grade(grade_args) => grade(grade_args),
         Action::Proxy(proxy_args) => proxy(proxy_args),
         Action::CheckFixtures { labs: wanted } => check_fixtures(&wanted),
+        Action::CheckFlakes {
+            runs,
+            labs: wanted,
+            at_once,
+        } => check_flakes(runs, &wanted, at_once),
         Action::Transcripts { labs: wanted } => {
             let bin_dir = bin_dir()?;
             let chosen = if wanted.is_empty() {
@@ -271,21 +286,35 @@ fn grade(args: GradeArgs) -> Result<(), Failure> {
             path.display()
         ));
     }
+    let part = grade::Part::handed_in(args.server.is_some(), args.client.is_some());
     if let Some(only) = &args.only {
-        if !grade::rubric(&lab).iter().any(|check| check.id == only) {
+        let Some(check) = grade::rubric(&lab)
+            .into_iter()
+            .find(|check| check.id == only)
+        else {
             return Err(
                 Failure::new(format!("lab {} has no check '{only}'", lab.number))
                     .hint("run without --only to see every check's name"),
             );
+        };
+        if !part.grades(check.role) {
+            return Err(Failure::new(format!(
+                "check '{only}' grades the {}, which was not handed in",
+                match check.role {
+                    grade::Role::Both => "server and the client together",
+                    role => role.name(),
+                }
+            ))
+            .hint("give --server and --client (or neither, to grade ours) to run it"));
         }
     }
-    let outcomes = grade::grade(&lab, &subject, &reference, args.only.as_deref());
+    let outcomes = grade::grade(&lab, &subject, &reference, part, args.only.as_deref());
     let mut stdout = std::io::stdout().lock();
     match args.format {
         Format::Json => writeln!(
             stdout,
             "{}",
-            grade::report::gradescope(&outcomes, &args.hide)
+            grade::report::gradescope(part, &outcomes, &args.hide)
         )?,
         Format::Text => {
             if let Some(note) = &build_note {
@@ -307,7 +336,7 @@ fn grade(args: GradeArgs) -> Result<(), Failure> {
             write!(
                 stdout,
                 "{}",
-                grade::report::text(&lab.number, &outcomes, &reproduce)
+                grade::report::text(&lab.number, part, &outcomes, &reproduce)
             )?;
         }
     }
@@ -390,22 +419,11 @@ fn proxy(args: ProxyArgs) -> Result<(), Failure> {
 
 /// Grades every fixture of the chosen labs, one lab after another.
 fn check_fixtures(wanted: &[String]) -> Result<(), Failure> {
-    let chosen = if wanted.is_empty() {
-        labs::all()
-            .into_iter()
-            .filter(|lab| {
-                grade::fixtures::fixtures_dir()
-                    .join(format!("lab{}", lab.number))
-                    .is_dir()
-            })
-            .collect()
-    } else {
-        wanted
-            .iter()
-            .map(|lab| labs::find(lab))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(Failure::new)?
-    };
+    let chosen = chosen_labs(wanted, |lab| {
+        grade::fixtures::fixtures_dir()
+            .join(format!("lab{}", lab.number))
+            .is_dir()
+    })?;
     let bin_dir = bin_dir()?;
     let mut failed = Vec::new();
     for lab in &chosen {
@@ -432,4 +450,56 @@ fn check_fixtures(wanted: &[String]) -> Result<(), Failure> {
         ))
         .hint("each report above shows what the fixture lost and what it should have lost"))
     }
+}
+
+/// Grades every correct program of the chosen labs `runs` times on busy
+/// cores; fails with the first bad report of each program that missed.
+fn check_flakes(runs: usize, wanted: &[String], at_once: usize) -> Result<(), Failure> {
+    let chosen = chosen_labs(wanted, |lab| !grade::rubric(lab).is_empty())?;
+    let bin_dir = bin_dir()?;
+    let busy = grade::flakes::BusyCores::start();
+    let mut missed = Vec::new();
+    for lab in &chosen {
+        let tallies =
+            grade::flakes::check_flakes(lab, &bin_dir, runs, at_once).map_err(Failure::new)?;
+        for tally in tallies {
+            writeln!(std::io::stdout(), "{}", tally.summary())?;
+            if let Some(report) = &tally.first_miss {
+                eprintln!(
+                    "{}: the first grade that was not full marks:\n{report}",
+                    tally.summary()
+                );
+                missed.push(format!("lab {} {}", tally.lab, tally.name));
+            }
+        }
+    }
+    drop(busy);
+    if missed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::new(format!(
+            "not every grade was full marks: {}",
+            missed.join(", ")
+        ))
+        .hint("each first miss is reported above; a check that fails only sometimes depends on timing"))
+    }
+}
+
+/// The labs named in `wanted`, or when none is named, every lab `by_default`
+/// picks.
+fn chosen_labs(
+    wanted: &[String],
+    by_default: impl Fn(&labs::Lab) -> bool,
+) -> Result<Vec<labs::Lab>, Failure> {
+    if wanted.is_empty() {
+        return Ok(labs::all()
+            .into_iter()
+            .filter(|lab| by_default(lab))
+            .collect());
+    }
+    wanted
+        .iter()
+        .map(|lab| labs::find(lab))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Failure::new)
 }

@@ -22,9 +22,12 @@ const MAX_OUTPUT: usize = 1 << 20;
 /// quick program is not slowed down, rarely enough to cost nothing.
 const POLL: Duration = Duration::from_millis(5);
 
-/// How long the output readers get after the program has ended: the pipes
-/// then close unless a stray process (killed with the group) held them.
-const DRAIN: Duration = Duration::from_millis(500);
+/// How long the output readers get to reach the end of the pipes after the
+/// program's group is killed. They normally need milliseconds, but on a busy
+/// machine a reader thread may not run for a while, and what it has not read
+/// yet would be lost: only a process that left the group (a daemon) can keep
+/// a pipe open past this.
+const DRAIN: Duration = Duration::from_secs(5);
 
 /// How a bounded run ended.
 #[derive(Debug)]

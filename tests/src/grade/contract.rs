@@ -1,5 +1,11 @@
 //! The command-line contract's checks, which every lab's rubric starts from,
 //! and the helpers that several labs' checks use to judge a program's output.
+//!
+//! The contract's checks carry no points. Every lab hands out the code that
+//! keeps the contract (`shared/`), so points for it would be points for
+//! nothing written; and a server without its listening line fails every
+//! other server check anyway. They stay in every report, because a program
+//! written in another language has to keep the contract too.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -43,7 +49,7 @@ pub(super) fn changed_more_than_ascii(finding: Finding) -> Finding {
 /// The contract's first promise, checked for every lab.
 pub(super) const LISTENING_LINE: Check = Check {
     id: "listening-line",
-    points: 10,
+    points: 0,
     role: Role::Server,
     timeout: CHECK_TIMEOUT,
     title: "prints `listening on IP:PORT` with the real port as its first stdout line, so others can find it",
@@ -53,7 +59,7 @@ pub(super) const LISTENING_LINE: Check = Check {
 /// The contract's expected failure on the server side.
 pub(super) const BUSY_PORT: Check = Check {
     id: "busy-port",
-    points: 5,
+    points: 0,
     role: Role::Server,
     timeout: CHECK_TIMEOUT,
     title: "a second server on a busy port exits non-zero with one `error:` line, not a crash",
@@ -72,7 +78,7 @@ pub(super) const CLIENT_WITHOUT_SERVER: Check =
 pub(super) const fn client_without_server(run: fn(&mut Session) -> Result<(), Finding>) -> Check {
     Check {
         id: "client-without-server",
-        points: 5,
+        points: 0,
         role: Role::Client,
         timeout: CHECK_TIMEOUT,
         title: "the client with no server to talk to exits non-zero with one `error:` line, not a crash or a hang",
@@ -92,9 +98,20 @@ fn listening_line(session: &mut Session) -> Result<(), Finding> {
 fn busy_port(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_server(&[])?;
     let port = addr.port().to_string();
-    let second = session.run_server_once(&["--port", &port], CLIENT_TIMEOUT)?;
+    let second = session
+        .run_server_once(&["--port", &port], CLIENT_TIMEOUT)
+        .map_err(|finding| {
+            finding.diagnosis(format!(
+                "the second server kept running although port {port} was taken: does it ignore \
+                 --port, or share the port (SO_REUSEPORT)?"
+            ))
+        })?;
     if second.success {
-        return Err(Finding::new("a non-zero exit status", "exit status 0"));
+        return Err(
+            Finding::new("a non-zero exit status", "exit status 0").diagnosis(
+                "a server that cannot listen has failed: it must say so with its exit status",
+            ),
+        );
     }
     expect_one_error_line(&second.stderr)
 }
@@ -114,12 +131,16 @@ pub(super) fn fails_clearly_without_server(
         .run_client(free, request, "", CLIENT_TIMEOUT)
         .map_err(|finding| {
             finding.diagnosis(
-                "nothing listens there, so every connect is refused at once: a client that \
-                 tries again and again (or waits) never ends; print one `error:` line and exit",
+                "the client kept going with no server to talk to: a refused connection must end \
+                 it with one error line (does it retry forever?)",
             )
         })?;
     if run.success {
-        return Err(Finding::new("a non-zero exit status", "exit status 0"));
+        return Err(
+            Finding::new("a non-zero exit status", "exit status 0").diagnosis(
+                "a client that could not connect has failed: it must say so with its exit status",
+            ),
+        );
     }
     expect_one_error_line(&run.stderr)
 }
@@ -172,4 +193,18 @@ pub(super) fn last_line(stderr: &str) -> String {
         Some(line) => line.to_string(),
         None => "(nothing on stderr)".to_string(),
     }
+}
+
+/// The finding for a client that failed without sending a whole request to
+/// the grader playing its server, so that it never met the damaged `what`
+/// (reply, file) it was meant to refuse: refusing is not the same as failing.
+pub(super) fn never_asked(what: &str, stderr: &str) -> Finding {
+    Finding::new(
+        format!("the client sends its request and reads the damaged {what}"),
+        "no whole request arrived",
+    )
+    .diagnosis(format!(
+        "the client never asked, so it could not refuse the {what}; it said: {}",
+        last_line(stderr)
+    ))
 }

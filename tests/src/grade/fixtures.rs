@@ -17,7 +17,7 @@ use std::thread;
 
 use serde::Deserialize;
 
-use super::{Role, Subject, grade_checks, report};
+use super::{Part, Subject, grade_checks, report};
 use crate::labs::{self, Lab};
 
 /// How many fixtures of one lab are graded at the same time (labs take
@@ -28,7 +28,7 @@ const FIXTURES_AT_ONCE: usize = 8;
 /// How long a fixture's server may take to start: the suite's tests grade
 /// many programs at once, and a Python interpreter starting on a busy
 /// 2-core machine can take seconds. (A real grade allows 5 s.)
-const FIXTURE_STARTUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+pub const FIXTURE_STARTUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// One deliberately broken (or, with no losses, correct) implementation.
 #[derive(Debug, Deserialize)]
@@ -46,6 +46,43 @@ pub struct Fixture {
     pub loses: Vec<String>,
 }
 
+impl Fixture {
+    /// The programs to grade, ours standing in for the side the fixture does
+    /// not replace, and the part it hands in: a fixture that replaces one
+    /// side only is graded on that side's checks, as a student's would be.
+    pub fn subject(&self, reference: &Subject, bin_dir: &Path) -> (Subject, Part) {
+        let expand = |command: &str| {
+            command
+                .replace("{fixtures}", &fixtures_dir().to_string_lossy())
+                .replace("{bin}", &bin_dir.to_string_lossy())
+                .replace("{labs}", &labs::labs_dir().to_string_lossy())
+        };
+        let subject = Subject {
+            server: self
+                .server
+                .as_deref()
+                .map_or(reference.server.clone(), expand),
+            client: self
+                .client
+                .as_deref()
+                .map_or(reference.client.clone(), expand),
+        };
+        let part = Part::handed_in(self.server.is_some(), self.client.is_some());
+        (subject, part)
+    }
+}
+
+/// The fixtures of `lab`, from `tests/fixtures/labNN/fixtures.json`.
+pub fn load(lab: &Lab) -> Result<Vec<Fixture>, String> {
+    let list = fixtures_dir()
+        .join(format!("lab{}", lab.number))
+        .join("fixtures.json");
+    let text = std::fs::read_to_string(&list)
+        .map_err(|err| format!("cannot read {}: {err}", list.display()))?;
+    serde_json::from_str(&text)
+        .map_err(|err| format!("{} is not a valid fixture list: {err}", list.display()))
+}
+
 /// `tests/fixtures` in this workspace.
 pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
@@ -55,44 +92,17 @@ pub fn fixtures_dir() -> PathBuf {
 /// `bin_dir`; returns how many there were, or the reports of those that did
 /// not lose exactly their listed checks.
 pub fn check_fixtures(lab: &Lab, bin_dir: &Path) -> Result<usize, String> {
-    let list = fixtures_dir()
-        .join(format!("lab{}", lab.number))
-        .join("fixtures.json");
-    let text = std::fs::read_to_string(&list)
-        .map_err(|err| format!("cannot read {}: {err}", list.display()))?;
-    let fixtures: Vec<Fixture> = serde_json::from_str(&text)
-        .map_err(|err| format!("{} is not a valid fixture list: {err}", list.display()))?;
+    let fixtures = load(lab)?;
     let lab = lab.clone();
     let reference = Subject::reference(&lab, bin_dir);
-    let expand = |command: &str| {
-        command
-            .replace("{fixtures}", &fixtures_dir().to_string_lossy())
-            .replace("{bin}", &bin_dir.to_string_lossy())
-            .replace("{labs}", &labs::labs_dir().to_string_lossy())
-    };
     let check_one = |fixture: &Fixture| {
-        let subject = Subject {
-            server: fixture
-                .server
-                .as_deref()
-                .map_or(reference.server.clone(), expand),
-            client: fixture
-                .client
-                .as_deref()
-                .map_or(reference.client.clone(), expand),
-        };
-        // A check of the side the fixture does not replace would only grade
-        // our own programs again; the reference's own test does that.
+        let (subject, part) = fixture.subject(&reference, bin_dir);
         let outcomes = grade_checks(
             &lab,
             &subject,
             &reference,
             FIXTURE_STARTUP_TIMEOUT,
-            |check| match check.role {
-                Role::Server => fixture.server.is_some(),
-                Role::Client => fixture.client.is_some(),
-                Role::Both => fixture.server.is_some() && fixture.client.is_some(),
-            },
+            |check| part.grades(check.role),
         );
         let lost: BTreeSet<String> = outcomes
             .iter()
@@ -104,7 +114,7 @@ pub fn check_fixtures(lab: &Lab, bin_dir: &Path) -> Result<usize, String> {
             format!(
                 "fixture '{}' should lose {expected:?} but lost {lost:?}:\n{}",
                 fixture.name,
-                report::text(&lab.number, &outcomes, &|id: &str| id.to_string())
+                report::text(&lab.number, part, &outcomes, &|id: &str| id.to_string())
             )
         })
     };

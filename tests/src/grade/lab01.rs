@@ -6,7 +6,8 @@ use std::thread;
 
 use super::contract::{CLIENT_TIMEOUT, expect_stdout};
 use super::session::{
-    Finding, PIECE_PAUSE, REPLY_TIMEOUT, Session, accept_within, preview, write_in_pieces,
+    Finding, PIECE_PAUSE, REPLY_TIMEOUT, Session, accept_within, preview, read_failure,
+    write_in_pieces,
 };
 use super::{CHECK_TIMEOUT, Check, Role, contract};
 
@@ -74,8 +75,10 @@ fn expect_reply_then_close(
             "the connection closed after the reply",
             format!("{} more bytes: {:?}", rest.len(), preview(&rest)),
         )),
-        Err(err) => Err(Finding::new("the connection closed after the reply", err.to_string())
-            .diagnosis("lab 01's server closes the connection after its reply: that is how the client knows the reply is complete")),
+        Err(err) => Err(session.explain_exit(
+            Finding::new("the connection closed after the reply", read_failure(&err))
+                .diagnosis("lab 01's server closes the connection after its reply: that is how the client knows the reply is complete"),
+        )),
     }
 }
 
@@ -111,8 +114,9 @@ pub(super) fn expect_reply_read_in_pieces(
         PIECE_PAUSE.as_millis()
     ));
     // The grader's own failures show in what the client prints.
+    let wait = session.patient(CLIENT_TIMEOUT);
     let server = thread::spawn(move || -> io::Result<()> {
-        let mut conn = accept_within(&listener, CLIENT_TIMEOUT)?;
+        let mut conn = accept_within(&listener, wait)?;
         conn.set_read_timeout(Some(REPLY_TIMEOUT))?;
         let mut buffer = [0; 1024];
         loop {

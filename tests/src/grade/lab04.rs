@@ -1,14 +1,15 @@
 //! Lab 04's rubric: a byte stream has no messages, only bytes; the server
 //! counts its reads and bytes, and reports after the client's half-close.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{Shutdown, SocketAddr};
 use std::thread;
 use std::time::Duration;
 
 use super::contract::{CLIENT_TIMEOUT, expect_one_error_line, last_line};
 use super::session::{
-    Finding, PIECE_PAUSE, REPLY_TIMEOUT, Session, accept_within, preview, write_in_pieces,
+    Finding, PIECE_PAUSE, REPLY_TIMEOUT, Session, accept_within, preview, read_failure,
+    write_failure, write_in_pieces,
 };
 use super::{CHECK_TIMEOUT, Check, Role, contract};
 use crate::proxy::Cut;
@@ -113,9 +114,7 @@ fn half_close_and_report(
             ));
             thread::sleep(pause);
         }
-        stream
-            .write_all(write)
-            .map_err(|err| Finding::new("the bytes can be sent", err.to_string()))?;
+        session.send(&mut stream, write, "the bytes")?;
     }
     let total: usize = writes.iter().map(|write| write.len()).sum();
     session.note(format!(
@@ -124,14 +123,20 @@ fn half_close_and_report(
     ));
     stream
         .shutdown(Shutdown::Write)
-        .map_err(|err| Finding::new("a half-close", err.to_string()))?;
+        .map_err(|err| Finding::new("a half-close", write_failure(&err)))?;
     let mut report = Vec::new();
     stream
         .take(64)
         .read_to_end(&mut report)
         .map_err(|err| {
-            Finding::new("a report line, then the end of the stream", err.to_string())
-                .diagnosis("the report comes after the client's half-close: does the server treat a 0-byte read as the end?")
+            let seen = match preview(&report) {
+                got if got.is_empty() => read_failure(&err),
+                got => format!("{got:?}, then {}", read_failure(&err)),
+            };
+            session.explain_exit(
+                Finding::new("a report line, then the end of the stream", seen)
+                    .diagnosis("the report comes after the client's half-close: does the server take a 0-byte read as the end, then write its report and close?"),
+            )
         })?;
     session.note(format!("report: {:?}", preview(&report)));
     parse_report(&report).ok_or_else(|| {
@@ -217,9 +222,7 @@ fn empty_stream(session: &mut Session) -> Result<(), Finding> {
 fn clients_at_once(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_server(&[])?;
     let mut first = session.connect(addr)?;
-    first
-        .write_all(b"first, still open")
-        .map_err(|err| Finding::new("the bytes can be sent", err.to_string()))?;
+    session.send(&mut first, b"first, still open", "the bytes")?;
     session.note("the first client stays connected while a second one sends and half-closes");
     let second =
         half_close_and_report(session, addr, &[b"second"], Duration::ZERO).map_err(|finding| {
@@ -230,7 +233,7 @@ fn clients_at_once(session: &mut Session) -> Result<(), Finding> {
     expect_bytes(second, 6, 1..=6)?;
     first
         .shutdown(Shutdown::Write)
-        .map_err(|err| Finding::new("a half-close", err.to_string()))?;
+        .map_err(|err| Finding::new("a half-close", write_failure(&err)))?;
     let mut report = Vec::new();
     let _ = first.take(64).read_to_end(&mut report);
     let counted = parse_report(&report).ok_or_else(|| {
@@ -271,9 +274,10 @@ fn play_server(
         delivery.pieces,
         delivery.pause.as_millis()
     ));
+    let wait = session.patient(CLIENT_TIMEOUT);
     let server = thread::spawn(move || -> Result<Vec<u8>, String> {
-        let mut conn = accept_within(&listener, CLIENT_TIMEOUT)
-            .map_err(|_| format!("no connection within {} s", CLIENT_TIMEOUT.as_secs()))?;
+        let mut conn = accept_within(&listener, wait)
+            .map_err(|_| format!("no connection within {} s", wait.as_secs()))?;
         conn.set_read_timeout(Some(REPLY_TIMEOUT))
             .and_then(|()| conn.set_write_timeout(Some(REPLY_TIMEOUT)))
             .map_err(|err| err.to_string())?;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::contract::CLIENT_TIMEOUT;
 use super::session::{Finding, REPLY_TIMEOUT, Session, accept_within, preview};
-use super::wire::{frame, read_frame};
+use super::wire::{bad_length, frame, read_frame};
 use super::{CHECK_TIMEOUT, Check, Role, contract};
 use crate::proxy::Cut;
 
@@ -118,9 +118,7 @@ fn expect_reply(
         "request: {request} with {} body bytes",
         request_body.len()
     ));
-    stream
-        .write_all(&frame(request, request_body))
-        .map_err(|err| Finding::new("the request can be sent", err.to_string()))?;
+    session.send(stream, &frame(request, request_body), "the request")?;
     let (header, body) = read_frame(session, stream)?;
     if let Some(error) = header.get("error") {
         return Err(Finding::new(
@@ -266,9 +264,7 @@ fn merged_writes(session: &mut Session) -> Result<(), Finding> {
         &request[4..request.len() - 7],
         &request[request.len() - 7..],
     ] {
-        stream
-            .write_all(part)
-            .map_err(|err| Finding::new("the request can be sent", err.to_string()))?;
+        session.send(&mut stream, part, "the request")?;
     }
     let (header, body) = read_frame(session, &mut stream)?;
     if body != b"merged!" || header.get("error").is_some() {
@@ -303,9 +299,7 @@ fn refuses_unknown_report(session: &mut Session) -> Result<(), Finding> {
     let mut stream = session.connect(addr)?;
     let request = json!({"report": "rm -rf /tmp/x", "body_size": 0});
     session.note(format!("request: {request}"));
-    stream
-        .write_all(&frame(&request, b""))
-        .map_err(|err| Finding::new("the request can be sent", err.to_string()))?;
+    session.send(&mut stream, &frame(&request, b""), "the request")?;
     let (header, body) = read_frame(session, &mut stream)?;
     if header.get("error").and_then(Value::as_str).is_none() || !body.is_empty() {
         return Err(Finding::new(
@@ -375,15 +369,45 @@ fn client_through_proxy(session: &mut Session) -> Result<(), Finding> {
         Duration::from_secs(20),
     )?;
     if !run.success {
+        session.note("asking the client once more, to see the first bytes it sends");
+        if let Some(wrong) = first_request_problem(session)? {
+            return Err(wrong);
+        }
         return Err(Finding::new(
             "exit status 0: both replies arrived intact",
-            "a non-zero exit status",
+            format!(
+                "a non-zero exit status; it said: {}",
+                contract::last_line(&run.stderr)
+            ),
         )
         .diagnosis(
-            "a read returns whatever has arrived: loop until the whole header and body are in",
+            "its requests are well formed, so the replies were misread: a read returns whatever \
+             has arrived, so loop until the whole prefix, header and body are in",
         ));
     }
     Ok(())
+}
+
+/// Runs the client once against the grader and looks at the length prefix
+/// of its first request: a finding if the prefix is wrong (a length in the
+/// wrong byte order, say), `None` if it is right or never came.
+fn first_request_problem(session: &Session) -> Result<Option<Finding>, Finding> {
+    let (listener, addr) = session.listen_as_grader()?;
+    let wait = session.patient(CLIENT_TIMEOUT);
+    let reader = thread::spawn(move || -> Option<[u8; 4]> {
+        let mut conn = accept_within(&listener, wait).ok()?;
+        conn.set_read_timeout(Some(REPLY_TIMEOUT)).ok()?;
+        let mut prefix = [0; 4];
+        conn.read_exact(&mut prefix).ok()?;
+        Some(prefix)
+    });
+    session.run_client(addr, &["hello"], "", CLIENT_TIMEOUT)?;
+    Ok(reader
+        .join()
+        .ok()
+        .flatten()
+        .and_then(bad_length)
+        .map(|finding| finding.about("the client's request: ")))
 }
 
 fn client_checks_crc(session: &mut Session) -> Result<(), Finding> {
@@ -393,38 +417,32 @@ fn client_checks_crc(session: &mut Session) -> Result<(), Finding> {
     ));
     // Says whether the damaged reply went out: a client that fails without
     // asking has not shown that it checks anything.
-    let server = thread::spawn(move || -> bool {
-        let Ok(mut conn) = accept_within(&listener, CLIENT_TIMEOUT) else {
-            return false;
-        };
+    let wait = session.patient(CLIENT_TIMEOUT);
+    let server = thread::spawn(move || -> Result<(), Option<Finding>> {
+        let mut conn = accept_within(&listener, wait).map_err(|_| None)?;
         let _ = conn.set_read_timeout(Some(REPLY_TIMEOUT));
         let mut prefix = [0; 4];
-        if conn.read_exact(&mut prefix).is_err() {
-            return false;
+        conn.read_exact(&mut prefix).map_err(|_| None)?;
+        if let Some(wrong) = bad_length(prefix) {
+            return Err(Some(wrong.about("the client's request: ")));
         }
-        let mut header = vec![0; u32::from_be_bytes(prefix).min(65_536) as usize];
+        let mut header = vec![0; u32::from_be_bytes(prefix) as usize];
+        conn.read_exact(&mut header).map_err(|_| None)?;
         let wrong = crc32(HELLO) ^ 1;
-        let sent = conn.read_exact(&mut header).is_ok()
-            && conn
-                .write_all(&frame(
-                    &json!({"body_size": HELLO.len(), "crc32": wrong}),
-                    HELLO,
-                ))
-                .is_ok();
+        conn.write_all(&frame(
+            &json!({"body_size": HELLO.len(), "crc32": wrong}),
+            HELLO,
+        ))
+        .map_err(|_| None)?;
         let mut rest = Vec::new();
         let _ = conn.read_to_end(&mut rest);
-        sent
+        Ok(())
     });
     let run = session.run_client(addr, &["hello"], "", CLIENT_TIMEOUT)?;
-    if !server.join().unwrap_or(false) {
-        return Err(Finding::new(
-            "the client sends its request and reads the damaged reply",
-            "no whole request arrived",
-        )
-        .diagnosis(format!(
-            "the client never asked, so it could not refuse the reply; it said: {}",
-            contract::last_line(&run.stderr)
-        )));
+    match server.join().unwrap_or(Err(None)) {
+        Ok(()) => {}
+        Err(Some(wrong)) => return Err(wrong),
+        Err(None) => return Err(contract::never_asked("reply", &run.stderr)),
     }
     if run.success {
         return Err(Finding::new(

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::contract::CLIENT_TIMEOUT;
-use super::session::{Finding, REPLY_TIMEOUT, Session, accept_within, preview};
+use super::session::{Finding, REPLY_TIMEOUT, Session, accept_within, preview, write_failure};
 use super::wire::{frame, read_frame};
 use super::{CHECK_TIMEOUT, Check, Role, contract};
 use crate::proxy::Cut;
@@ -170,10 +170,11 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// Writes `bytes`; works from a check's helper threads, which have no session.
 fn send(stream: &mut TcpStream, bytes: &[u8]) -> Result<(), Finding> {
     stream
         .write_all(bytes)
-        .map_err(|err| Finding::new("the bytes can be sent", err.to_string()))
+        .map_err(|err| Finding::new("the bytes can be sent", write_failure(&err)))
 }
 
 /// Sends a request frame and reads the reply frame.
@@ -327,8 +328,12 @@ fn put_is_stored(session: &mut Session) -> Result<(), Finding> {
             done.to_string(),
         ));
     }
-    let stored = std::fs::read(root.path().join("upload é.bin"))
-        .map_err(|err| Finding::new("the file stored under its name", err.to_string()))?;
+    let stored = std::fs::read(root.path().join("upload é.bin")).map_err(|err| {
+        Finding::new(
+            "the file stored under its name",
+            format!("no such file ({})", err.kind()),
+        )
+    })?;
     if stored != content {
         return Err(Finding::new(
             "the stored file equal to what was sent",
@@ -627,8 +632,9 @@ fn client_checks_digest(session: &mut Session) -> Result<(), Finding> {
     ));
     // Says whether the damaged file went out: a client that fails without
     // asking has not shown that it checks anything.
+    let wait = session.patient(CLIENT_TIMEOUT);
     let server = thread::spawn(move || -> bool {
-        let Ok(mut conn) = accept_within(&listener, CLIENT_TIMEOUT) else {
+        let Ok(mut conn) = accept_within(&listener, wait) else {
             return false;
         };
         let _ = conn.set_read_timeout(Some(REPLY_TIMEOUT));
@@ -664,14 +670,7 @@ fn client_checks_digest(session: &mut Session) -> Result<(), Finding> {
         CLIENT_TIMEOUT,
     )?;
     if !server.join().unwrap_or(false) {
-        return Err(Finding::new(
-            "the client sends its `get` and reads the damaged file",
-            "no whole request arrived",
-        )
-        .diagnosis(format!(
-            "the client never asked, so it could not refuse the file; it said: {}",
-            contract::last_line(&run.stderr)
-        )));
+        return Err(contract::never_asked("file", &run.stderr));
     }
     if run.success {
         return Err(Finding::new(

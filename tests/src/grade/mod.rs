@@ -4,8 +4,11 @@
 //! contract (`--host`, `--port`, the `listening on` line) and the chapter's
 //! Protocol section, over real sockets. Server checks talk to the student's
 //! server with the grader's own sockets; client checks run the student's
-//! client against our reference server. Every step has a timeout, and every
-//! process a check starts is stopped when the check ends.
+//! client against our reference server. Every step has a timeout, every
+//! check a wall-clock limit that the grader enforces from outside it, and
+//! every process a check starts is stopped when the check ends. Each check
+//! declares which program it grades ([`Role`]); a grade runs the checks of
+//! the [`Part`] that was handed in.
 //!
 //! - [`session`]: what a check can do (start a server, run a client, connect).
 //! - [`bounded`]: running a program to its end, bounded in time.
@@ -14,11 +17,13 @@
 //!   list of checks in course order; [`rubric`] picks a lab's.
 //! - [`wire`]: the grader's own reading and writing of lab 05's frames.
 //! - [`fixtures`]: broken programs that prove each check catches its bug.
+//! - [`flakes`]: correct programs graded again and again on busy cores.
 //! - [`report`]: the text report and Gradescope's `results.json`.
 
 pub mod bounded;
 pub mod contract;
 pub mod fixtures;
+pub mod flakes;
 pub mod lab01;
 pub mod lab02;
 pub mod lab03;
@@ -69,6 +74,64 @@ pub enum Role {
     Client,
     /// The student's server and client together.
     Both,
+}
+
+impl Role {
+    /// What a check of this role grades, in a word: `server`, `client`, `both`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Server => "server",
+            Role::Client => "client",
+            Role::Both => "both",
+        }
+    }
+}
+
+/// Which part of a lab was handed in, and so which checks are graded: a
+/// check of a program that was not handed in would only grade ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// Both programs: every check, `Both` ones included.
+    Whole,
+    /// The server alone: its checks, out of their points only.
+    Server,
+    /// The client alone: its checks, out of their points only.
+    Client,
+}
+
+impl Part {
+    /// The part that a `--server` and/or `--client` on the command line hand
+    /// in. Neither means our own programs, graded whole.
+    pub fn handed_in(server: bool, client: bool) -> Part {
+        match (server, client) {
+            (true, false) => Part::Server,
+            (false, true) => Part::Client,
+            _ => Part::Whole,
+        }
+    }
+
+    /// Whether a check of `role` is graded. A `Both` check needs both
+    /// programs, so it is graded only when the whole lab is.
+    pub fn grades(self, role: Role) -> bool {
+        match self {
+            Part::Whole => true,
+            Part::Server => role == Role::Server,
+            Part::Client => role == Role::Client,
+        }
+    }
+
+    /// What was graded, for the report: `None` for the whole lab.
+    pub fn describe(self) -> Option<&'static str> {
+        match self {
+            Part::Whole => None,
+            Part::Server => Some(
+                "the server only (--server): the client's checks were not run, and the maximum is the server's",
+            ),
+            Part::Client => Some(
+                "the client only (--client): the server's checks were not run, and the maximum is the client's",
+            ),
+        }
+    }
 }
 
 /// The rubric of `lab`: its checks in course order, with their points. A lab
@@ -141,8 +204,9 @@ impl Outcome {
     }
 }
 
-/// Runs `lab`'s rubric (or only the check named `only`) against `subject`,
-/// using `reference` for the other side of each conversation.
+/// Runs the checks of `lab`'s rubric that grade `part` (or only the check
+/// named `only`) against `subject`, using `reference` for the other side of
+/// each conversation.
 ///
 /// The checks run at the same time, each in a thread with its own servers on
 /// their own ports: a grade takes as long as its slowest check, not the sum.
@@ -150,10 +214,11 @@ pub fn grade(
     lab: &Lab,
     subject: &Subject,
     reference: &Subject,
+    part: Part,
     only: Option<&str>,
 ) -> Vec<Outcome> {
     grade_checks(lab, subject, reference, session::STARTUP_TIMEOUT, |check| {
-        only.is_none_or(|id| id == check.id)
+        part.grades(check.role) && only.is_none_or(|id| id == check.id)
     })
 }
 
@@ -172,8 +237,9 @@ pub fn grade_checks(
     wanted: impl Fn(&Check) -> bool,
 ) -> Vec<Outcome> {
     // A caller that allows slow starts (many Python servers on two busy
-    // cores) allows each check that much more time too.
-    let patience = startup_timeout.saturating_sub(session::STARTUP_TIMEOUT);
+    // cores) allows each check that much more time too, twice: a check may
+    // start a program twice (lab 06's client runs once per command).
+    let patience = 2 * startup_timeout.saturating_sub(session::STARTUP_TIMEOUT);
     let started = Instant::now();
     let runs: Vec<_> = rubric(lab)
         .into_iter()
@@ -254,14 +320,14 @@ fn run_check(check: &Check, session: Session) -> Outcome {
 pub fn assert_reference_scores_full_marks(lab_number: &str, bin_dir: &Path) {
     let lab = crate::labs::find(lab_number).expect("the lab exists");
     let reference = Subject::reference(&lab, bin_dir);
-    let outcomes = grade(&lab, &reference, &reference, None);
+    let outcomes = grade(&lab, &reference, &reference, Part::Whole, None);
     assert!(!outcomes.is_empty(), "lab {lab_number} has a rubric");
     let (earned, possible) = report::totals(&outcomes);
     assert_eq!(
         earned,
         possible,
         "{}",
-        report::text(&lab.number, &outcomes, &|id: &str| format!(
+        report::text(&lab.number, Part::Whole, &outcomes, &|id: &str| format!(
             "just grade {lab_number} --only {id}"
         ))
     );

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::Outcome;
+use super::{Outcome, Part};
 
 /// Total points earned and possible.
 pub fn totals(outcomes: &[Outcome]) -> (u32, u32) {
@@ -14,9 +14,17 @@ pub fn totals(outcomes: &[Outcome]) -> (u32, u32) {
 /// The report a student or instructor reads: every check with its points, and
 /// for each failure what was expected, what was seen, the programs' own
 /// output, and the command that runs that one check again.
-pub fn text(lab: &str, outcomes: &[Outcome], reproduce: &dyn Fn(&str) -> String) -> String {
+pub fn text(
+    lab: &str,
+    part: Part,
+    outcomes: &[Outcome],
+    reproduce: &dyn Fn(&str) -> String,
+) -> String {
     let (earned, possible) = totals(outcomes);
     let mut out = String::new();
+    if let Some(graded) = part.describe() {
+        out.push_str(&format!("graded: {graded}\n\n"));
+    }
     for outcome in outcomes {
         let mark = if outcome.passed() { "PASS" } else { "FAIL" };
         out.push_str(&format!(
@@ -49,8 +57,13 @@ pub fn text(lab: &str, outcomes: &[Outcome], reproduce: &dyn Fn(&str) -> String)
     } else {
         100.0 * f64::from(earned) / f64::from(possible)
     };
+    let which = match part {
+        Part::Whole => "",
+        Part::Server => " (server only)",
+        Part::Client => " (client only)",
+    };
     out.push_str(&format!(
-        "\nlab {lab}: {earned}/{possible} points ({percent:.0}%), {} of {} checks passed\n",
+        "\nlab {lab}{which}: {earned}/{possible} points ({percent:.0}%), {} of {} checks passed\n",
         outcomes.iter().filter(|outcome| outcome.passed()).count(),
         outcomes.len()
     ));
@@ -60,18 +73,20 @@ pub fn text(lab: &str, outcomes: &[Outcome], reproduce: &dyn Fn(&str) -> String)
 /// The rubric of a lab as a Markdown table, for the book's chapter for
 /// instructors (generated, so the book cannot disagree with the grader).
 pub fn rubric_table(checks: &[super::Check]) -> String {
-    let mut out =
-        String::from("| check | points | what it checks, and why it matters |\n|---|---|---|\n");
+    let mut out = String::from(
+        "| check | grades | points | what it checks, and why it matters |\n|---|---|---|---|\n",
+    );
     for check in checks {
         out.push_str(&format!(
-            "| `{}` | {} | {} |\n",
+            "| `{}` | {} | {} | {} |\n",
             check.id,
+            check.role.name(),
             check.points,
             check.title.replace('|', "\\|")
         ));
     }
     let total: u32 = checks.iter().map(|check| check.points).sum();
-    out.push_str(&format!("| **total** | **{total}** | |\n"));
+    out.push_str(&format!("| **total** | | **{total}** | |\n"));
     out
 }
 
@@ -80,6 +95,9 @@ pub fn rubric_table(checks: &[super::Check]) -> String {
 struct Results<'a> {
     score: u32,
     max_score: u32,
+    /// Shown above the tests: which part was graded, when not the whole lab.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output: Option<String>,
     tests: Vec<TestResult<'a>>,
 }
 
@@ -94,11 +112,12 @@ struct TestResult<'a> {
 
 /// `results.json` for Gradescope; checks named in `hidden` are shown to
 /// students only after the due date.
-pub fn gradescope(outcomes: &[Outcome], hidden: &[String]) -> String {
+pub fn gradescope(part: Part, outcomes: &[Outcome], hidden: &[String]) -> String {
     let (earned, possible) = totals(outcomes);
     let results = Results {
         score: earned,
         max_score: possible,
+        output: part.describe().map(|graded| format!("graded: {graded}")),
         tests: outcomes
             .iter()
             .map(|outcome| TestResult {

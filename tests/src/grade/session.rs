@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::process::{Server, Tee};
+use crate::process::{Server, StartError, Tee};
 use crate::proxy::{Cut, Recut};
 
 use super::Subject;
@@ -23,6 +23,9 @@ pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 /// [`write_in_pieces`]): long enough for the reader to be scheduled and take
 /// the first piece on a busy machine, short enough to keep a check quick.
 pub const PIECE_PAUSE: Duration = Duration::from_millis(500);
+
+/// How long one whole reply may take to arrive while it keeps flowing.
+pub const TRANSFER_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Why a check failed: what it expected, what it saw, and, for the common
 /// cases, a diagnosis in plain words.
@@ -49,6 +52,13 @@ impl Finding {
     /// Adds the likely cause.
     pub fn diagnosis(mut self, diagnosis: impl Into<String>) -> Finding {
         self.diagnosis = Some(diagnosis.into());
+        self
+    }
+
+    /// Says whose bytes the finding is about, before what was expected
+    /// (`the client's request: `).
+    pub fn about(mut self, whose: &str) -> Finding {
+        self.expected = format!("{whose}{}", self.expected);
         self
     }
 }
@@ -126,6 +136,12 @@ impl Session {
             folder: None,
             startup_timeout: STARTUP_TIMEOUT,
         }
+    }
+
+    /// `base` plus the extra time this session allows a program to start:
+    /// what a client, which starts afresh on each run, is given.
+    pub fn patient(&self, base: Duration) -> Duration {
+        base + self.startup_timeout.saturating_sub(STARTUP_TIMEOUT)
     }
 
     /// A handle that stops this session's check from outside.
@@ -239,19 +255,7 @@ impl Session {
                     }
                 }
             }
-            Err(problem) => Err(Finding::new(
-                format!("the {who} prints `listening on IP:PORT` within {startup_timeout:?}"),
-                problem.clone(),
-            )
-            .diagnosis(if problem.contains("exited") {
-                format!("the {who} exited before it printed its listening line")
-            } else if problem.contains("first stdout line") {
-                "the first line on stdout must be exactly `listening on IP:PORT` (log to stderr)"
-                    .to_string()
-            } else {
-                "no listening line: is it printed, and flushed? (stdout to a pipe is buffered)"
-                    .to_string()
-            })),
+            Err(problem) => Err(no_listening_line(who, &problem)),
         }
     }
 
@@ -315,6 +319,7 @@ impl Session {
         who: &str,
     ) -> Result<ClientRun, Finding> {
         self.note(format!("running: {}", shown(program, args)));
+        let timeout = self.patient(timeout);
         let run = bounded::run(
             shell(program, args),
             stdin.as_bytes(),
@@ -361,16 +366,57 @@ impl Session {
     /// A TCP connection of the grader's own, with timeouts on every read.
     pub fn connect(&self, server: SocketAddr) -> Result<TcpStream, Finding> {
         let stream = TcpStream::connect_timeout(&server, REPLY_TIMEOUT).map_err(|err| {
-            Finding::new(
+            let finding = Finding::new(
                 format!("the server accepts a connection on {server}"),
-                err.to_string(),
-            )
+                connect_failure(&err),
+            );
+            match self.server_exit() {
+                Some(exit) => finding.diagnosis(format!("the server has {exit}")),
+                None if err.kind() == io::ErrorKind::ConnectionRefused => finding.diagnosis(
+                    "the server is running but nothing listens on the address its listening line gave: \
+                     print the address the socket is really bound to",
+                ),
+                None => finding,
+            }
         })?;
         stream
             .set_read_timeout(Some(REPLY_TIMEOUT))
             .and_then(|()| stream.set_write_timeout(Some(REPLY_TIMEOUT)))
             .map_err(|err| Finding::new("timeouts can be set", err.to_string()))?;
         Ok(stream)
+    }
+
+    /// Writes all of `bytes` (`what` they are) on `stream`, or says in plain
+    /// words why they could not be sent.
+    pub fn send(&self, stream: &mut TcpStream, bytes: &[u8], what: &str) -> Result<(), Finding> {
+        stream.write_all(bytes).map_err(|err| {
+            let finding = Finding::new(format!("{what} can be sent"), write_failure(&err));
+            self.explain_exit(finding)
+        })
+    }
+
+    /// How the first of this check's servers to have exited by itself ended
+    /// (`exited (exit status: 1)`), if one has: that explains most failures.
+    pub fn server_exit(&self) -> Option<String> {
+        let mut servers = self.shared.servers.lock().ok()?;
+        servers
+            .iter_mut()
+            .find_map(|server| server.wait_exit(Duration::ZERO))
+            .map(|status| format!("exited by itself ({status})"))
+    }
+
+    /// Adds to `finding` that the server has exited, when it has.
+    pub fn explain_exit(&self, finding: Finding) -> Finding {
+        match self.server_exit() {
+            Some(exit) => {
+                let before = finding.diagnosis.clone();
+                finding.diagnosis(match before {
+                    Some(before) => format!("{before}; the server has {exit}"),
+                    None => format!("the server has {exit}: did it crash? its stderr is below"),
+                })
+            }
+            None => finding,
+        }
     }
 
     /// Sends `message` on `stream` and reads exactly `expected.len()` bytes,
@@ -386,15 +432,15 @@ impl Session {
             message.len(),
             preview(message)
         ));
-        stream
-            .write_all(message)
-            .map_err(|err| Finding::new("the message can be sent", err.to_string()))?;
+        self.send(stream, message, "the message")?;
         let reply = read_exactly(stream, expected.len()).map_err(|seen| {
-            Finding::new(
-                format!("the reply {:?}", preview(expected)),
-                seen.describe(),
+            self.explain_exit(
+                Finding::new(
+                    format!("the reply {:?}", preview(expected)),
+                    seen.describe(),
+                )
+                .diagnosis(seen.diagnosis()),
             )
-            .diagnosis(seen.diagnosis())
         })?;
         if reply != expected {
             return Err(Finding::new(
@@ -478,24 +524,29 @@ impl std::fmt::Display for ShortRead {
 impl ShortRead {
     fn describe(&self) -> String {
         match self {
+            ShortRead::Timeout { received: 0, .. } => {
+                format!("nothing within {} s", REPLY_TIMEOUT.as_secs())
+            }
             ShortRead::Timeout { received, wanted } => {
-                format!("{received} of {wanted} bytes within {REPLY_TIMEOUT:?}")
+                format!("{received} of {wanted} bytes, then nothing more in time")
             }
             ShortRead::Closed { received, wanted } => {
                 format!("the connection closed after {received} of {wanted} bytes")
             }
-            ShortRead::Failed(err) => format!("the connection failed: {err}"),
+            ShortRead::Failed(err) => read_failure(err),
         }
     }
 
     /// The likely cause, in plain words.
     pub fn diagnosis(&self) -> String {
         match self {
-            ShortRead::Timeout { received: 0, .. } => {
-                format!("no reply within {} s", REPLY_TIMEOUT.as_secs())
-            }
+            ShortRead::Timeout { received: 0, .. } => format!(
+                "no reply within {} s: the server accepted the connection but sent nothing",
+                REPLY_TIMEOUT.as_secs()
+            ),
             ShortRead::Timeout { received, .. } => format!(
-                "the reply was cut after {received} bytes (is one read treated as the whole message?)"
+                "the reply stopped after {received} bytes: is the rest never sent, or was one \
+                 read taken for the whole message?"
             ),
             ShortRead::Closed { received: 0, .. } => {
                 "the server closed the connection without replying".to_string()
@@ -505,11 +556,115 @@ impl ShortRead {
                     "the reply was cut after {received} bytes, then the server closed the connection"
                 )
             }
-            ShortRead::Failed(err) if err.kind() == io::ErrorKind::ConnectionReset => {
-                "the server reset the connection (did it crash, or close with unread data?)"
-                    .to_string()
+            ShortRead::Failed(err) => read_failure(err),
+        }
+    }
+}
+
+/// Why a connection could not be made, in plain words.
+pub fn connect_failure(err: &io::Error) -> String {
+    match err.kind() {
+        io::ErrorKind::ConnectionRefused => {
+            "the connection was refused: nothing listens there".to_string()
+        }
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => format!(
+            "no answer to the connection request within {} s: the server's backlog may be full",
+            REPLY_TIMEOUT.as_secs()
+        ),
+        _ => connection_failure(err),
+    }
+}
+
+/// Why bytes could not be read, in plain words.
+pub fn read_failure(err: &io::Error) -> String {
+    match err.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => format!(
+            "nothing arrived within {} s: the other side accepted the connection but sent nothing more",
+            REPLY_TIMEOUT.as_secs()
+        ),
+        _ => connection_failure(err),
+    }
+}
+
+/// Why bytes could not be written, in plain words.
+pub fn write_failure(err: &io::Error) -> String {
+    match err.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => format!(
+            "the bytes could not be sent within {} s: the other side is not reading them",
+            REPLY_TIMEOUT.as_secs()
+        ),
+        _ => connection_failure(err),
+    }
+}
+
+/// What a broken connection means, for the errors reads and writes share.
+fn connection_failure(err: &io::Error) -> String {
+    match err.kind() {
+        io::ErrorKind::ConnectionReset => "the other side reset the connection: it crashed, or \
+             closed its socket with bytes still unread"
+            .to_string(),
+        io::ErrorKind::BrokenPipe => "the other side had already closed the connection".to_string(),
+        io::ErrorKind::ConnectionAborted => "the connection was aborted".to_string(),
+        io::ErrorKind::UnexpectedEof => "the connection ended early".to_string(),
+        // Rare: the system's own words are the best there are.
+        _ => format!("the connection failed (the system says: {err})"),
+    }
+}
+
+/// Says which promise of the contract a server broke when it did not get
+/// as far as its listening line, and what to do about it.
+fn no_listening_line(who: &str, problem: &StartError) -> Finding {
+    let expected = format!("the {who} prints `listening on IP:PORT` as its first stdout line");
+    match problem {
+        StartError::Spawn { error, .. } => Finding::new(
+            expected,
+            format!("the command could not be started: {error}"),
+        )
+        .diagnosis("check the command given to the grader"),
+        StartError::Exited { status, stderr, .. } => {
+            let how = status.map_or("exited".to_string(), |status| format!("exited ({status})"));
+            let said = stderr
+                .last()
+                .map_or("nothing on stderr".to_string(), |line| {
+                    format!("its last stderr line: {line}")
+                });
+            let finding = Finding::new(
+                expected,
+                format!("it {how} before printing anything on stdout; {said}"),
+            );
+            if stderr
+                .iter()
+                .any(|line| line.to_lowercase().contains("in use"))
+            {
+                finding.diagnosis(
+                    "its port was in use: the grader passes --port 0, which lets the OS pick a free port; is --port read and used?",
+                )
+            } else {
+                finding.diagnosis(format!(
+                    "the {who} stopped before it was ready: its stderr says why"
+                ))
             }
-            ShortRead::Failed(_) => "the connection broke".to_string(),
+        }
+        StartError::NoLine { timeout, .. } => Finding::new(
+            expected,
+            format!(
+                "nothing on stdout within {} s, and it is still running",
+                timeout.as_secs_f64()
+            ),
+        )
+        .diagnosis(
+            "either the line is never printed, or it is not flushed: stdout to a pipe is \
+             buffered, so flush right after printing it (Python: print(..., flush=True))",
+        ),
+        StartError::NotListeningLine { line, .. } if line.to_lowercase().contains("listening") => {
+            Finding::new(expected, format!("the first stdout line is {line:?}")).diagnosis(
+                "the line must be exactly `listening on IP:PORT`, lowercase, with the real \
+                 IP and port the socket is bound to (such as `listening on 127.0.0.1:8001`)",
+            )
+        }
+        StartError::NotListeningLine { line, .. } => {
+            Finding::new(expected, format!("the first stdout line is {line:?}"))
+                .diagnosis("the listening line must come first on stdout: print logs to stderr")
         }
     }
 }
@@ -563,20 +718,20 @@ pub fn write_in_pieces(
 }
 
 /// Reads exactly `wanted` bytes, or says how it fell short.
+///
+/// Each read waits at most the stream's read timeout ([`REPLY_TIMEOUT`] on
+/// the grader's connections): that catches a peer that goes silent. The
+/// whole read may take up to [`TRANSFER_TIMEOUT`], so that a large reply on
+/// a busy machine is not cut off while it is still flowing.
 pub fn read_exactly(stream: &mut TcpStream, wanted: usize) -> Result<Vec<u8>, ShortRead> {
     let mut reply = vec![0; wanted];
     let mut received = 0;
-    let deadline = Instant::now() + REPLY_TIMEOUT;
+    let deadline = Instant::now() + TRANSFER_TIMEOUT;
     while received < wanted {
         match stream.read(&mut reply[received..]) {
             Ok(0) => return Err(ShortRead::Closed { received, wanted }),
             Ok(n) => received += n,
-            Err(err)
-                if matches!(
-                    err.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
+            Err(err) if shared::failure::is_timeout(&err) => {
                 return Err(ShortRead::Timeout { received, wanted });
             }
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
@@ -620,5 +775,86 @@ pub fn preview(bytes: &[u8]) -> String {
         )
     } else {
         text.into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A session whose student server is the shell script `script`.
+    fn session_with_server(script: &str) -> Session {
+        let subject = Subject {
+            server: format!("sh -c {}", super::super::shell_quote(script)),
+            client: String::new(),
+        };
+        Session::new(subject.clone(), subject).with_startup_timeout(Duration::from_secs(2))
+    }
+
+    #[test]
+    fn a_log_line_before_the_listening_line_is_named_as_such() {
+        let mut session = session_with_server("echo starting up; sleep 5");
+        let finding = session.start_server(&[]).expect_err("no listening line");
+        assert_eq!(finding.seen, "the first stdout line is \"starting up\"");
+        assert!(
+            finding
+                .diagnosis
+                .is_some_and(|d| d.contains("must come first"))
+        );
+    }
+
+    #[test]
+    fn a_server_whose_port_is_taken_is_told_about_port_0() {
+        let mut session = session_with_server(
+            "echo 'error: could not listen: Address already in use' >&2; exit 1",
+        );
+        let finding = session.start_server(&[]).expect_err("it exits");
+        assert!(
+            finding.seen.contains("exited (exit status: 1)"),
+            "{finding:?}"
+        );
+        assert!(finding.diagnosis.is_some_and(|d| d.contains("--port 0")));
+    }
+
+    #[test]
+    fn a_silent_server_is_told_apart_from_an_unflushed_line() {
+        let mut session = session_with_server("sleep 5");
+        let finding = session.start_server(&[]).expect_err("no line");
+        assert!(finding.seen.contains("still running"), "{finding:?}");
+        assert!(finding.diagnosis.is_some_and(|d| d.contains("flush")));
+    }
+
+    #[test]
+    fn a_peer_that_accepts_and_never_answers_gets_words_not_an_os_error() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
+        let addr = listener.local_addr().expect("its address");
+        let session = Session::detached();
+        let mut stream = session.connect(addr).expect("the backlog accepts");
+        let finding = session
+            .exchange(&mut stream, b"hello", b"HELLO")
+            .expect_err("no reply");
+        let words = format!("{finding:?}");
+        assert!(!words.contains("os error"), "{words}");
+        assert!(
+            finding
+                .diagnosis
+                .is_some_and(|d| d.contains("accepted the connection but sent nothing")),
+            "{words}"
+        );
+        drop(listener);
+    }
+
+    #[test]
+    fn a_refused_connection_says_nothing_listens() {
+        let unused = crate::contract::UnusedPort::new();
+        let session = Session::detached();
+        let finding = session
+            .connect(([127, 0, 0, 1], unused.port()).into())
+            .expect_err("refused");
+        assert!(
+            finding.seen.contains("nothing listens there"),
+            "{finding:?}"
+        );
+        assert!(!finding.seen.contains("os error"));
     }
 }

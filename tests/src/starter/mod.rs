@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 use crate::grade;
 use crate::labs::{self, Lab};
 
-pub use check::{check_all, must_lose};
+pub use check::{STARTER_LIMIT_PERCENT, check_all};
 use manifest::{
     dependency_names, earlier_lab_dependencies, member_manifest, package_name, workspace_manifest,
 };
