@@ -5,7 +5,7 @@ use std::net::Shutdown;
 
 use super::contract::{CLIENT_TIMEOUT, expect_stdout};
 use super::lab01::Conversation;
-use super::session::{Finding, REPLY_TIMEOUT, Session, preview};
+use super::session::{Finding, REPLY_TIMEOUT, Session, preview, read_failure, write_failure};
 use super::{CHECK_TIMEOUT, Check, Role, contract};
 
 /// Lab 02's rubric, in course order: the contract's checks and the lab's own.
@@ -133,7 +133,7 @@ fn closes_after_half_close(session: &mut Session) -> Result<(), Finding> {
     );
     stream
         .shutdown(Shutdown::Write)
-        .map_err(|err| Finding::new("a half-close", err.to_string()))?;
+        .map_err(|err| Finding::new("a half-close", write_failure(&err)))?;
     let mut rest = Vec::new();
     match stream.take(1024).read_to_end(&mut rest) {
         Ok(_) if rest.is_empty() => {
@@ -155,7 +155,7 @@ fn closes_after_half_close(session: &mut Session) -> Result<(), Finding> {
             "a 0-byte read means the client is done: leave the communication loop and close \
              the connection (until then it sits in CLOSE-WAIT, holding a socket and maybe a thread)",
         )),
-        Err(err) => Err(Finding::new("the end of the stream", err.to_string())),
+        Err(err) => Err(Finding::new("the end of the stream", read_failure(&err))),
     }
 }
 

@@ -603,7 +603,11 @@ fn connection_failure(err: &io::Error) -> String {
         io::ErrorKind::ConnectionReset => "the other side reset the connection: it crashed, or \
              closed its socket with bytes still unread"
             .to_string(),
-        io::ErrorKind::BrokenPipe => "the other side had already closed the connection".to_string(),
+        // A half-close after the other side reset the connection: it had
+        // closed while bytes were still coming.
+        io::ErrorKind::BrokenPipe | io::ErrorKind::NotConnected => {
+            "the other side had already closed the connection".to_string()
+        }
         io::ErrorKind::ConnectionAborted => "the connection was aborted".to_string(),
         io::ErrorKind::UnexpectedEof => "the connection ended early".to_string(),
         // Rare: the system's own words are the best there are.
