@@ -16,6 +16,36 @@ use super::{CHECK_TIMEOUT, Check, Role};
 /// How long a client may run in a check where it should finish quickly.
 pub(super) const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A message for `bytes-not-text` (labs 01-03): UTF-8 letters that a text
+/// function would upper-case too (`é` to `É`, `ß` to `SS`, which is not even
+/// the same length). Only the ASCII letters a-z may change.
+pub(super) const NOT_ONLY_ASCII: &[u8] = "héllo wörld ✓ 123, ÿ straße".as_bytes();
+
+/// Labs 01-03's `bytes-not-text`, where `run` sends [`NOT_ONLY_ASCII`] the
+/// lab's way and judges the reply with [`changed_more_than_ascii`].
+pub(super) const fn bytes_not_text(run: fn(&mut Session) -> Result<(), Finding>) -> Check {
+    Check {
+        id: "bytes-not-text",
+        points: 10,
+        role: Role::Server,
+        timeout: CHECK_TIMEOUT,
+        title: "changes only the ASCII letters a–z, so other bytes (UTF-8 text) come back intact",
+        run,
+    }
+}
+
+/// Adds the likely cause to a `bytes-not-text` finding that has none (a
+/// reply that came, but different).
+pub(super) fn changed_more_than_ascii(finding: Finding) -> Finding {
+    match finding.diagnosis {
+        Some(_) => finding,
+        None => finding.diagnosis(
+            "only the bytes a-z may change: upper-casing decoded text changes é, ÿ and ß too \
+             (upper-case the bytes, or only the ASCII letters)",
+        ),
+    }
+}
+
 /// The contract's first promise, checked for every lab.
 pub(super) const LISTENING_LINE: Check = Check {
     id: "listening-line",
@@ -36,15 +66,25 @@ pub(super) const BUSY_PORT: Check = Check {
     run: busy_port,
 };
 
-/// The contract's expected failure on the client side.
-pub(super) const CLIENT_WITHOUT_SERVER: Check = Check {
-    id: "client-without-server",
-    points: 0,
-    role: Role::Client,
-    timeout: CHECK_TIMEOUT,
-    title: "the client with no server to talk to exits non-zero with one `error:` line, not a crash or a hang",
-    run: client_without_server,
-};
+/// The contract's expected failure on the client side, for a lab whose
+/// client really sends `hello` (lab 05 asks for the report of that name).
+pub(super) const CLIENT_WITHOUT_SERVER: Check =
+    client_without_server(|session| fails_clearly_without_server(session, &["hello"]));
+
+/// The contract's expected failure on the client side, where `run` calls
+/// [`fails_clearly_without_server`] with a request this lab's client would
+/// really send: an argument the client rejects before it connects would let
+/// a client that never gives up on connecting pass.
+pub(super) const fn client_without_server(run: fn(&mut Session) -> Result<(), Finding>) -> Check {
+    Check {
+        id: "client-without-server",
+        points: 0,
+        role: Role::Client,
+        timeout: CHECK_TIMEOUT,
+        title: "the client with no server to talk to exits non-zero with one `error:` line, not a crash or a hang",
+        run,
+    }
+}
 
 fn listening_line(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_server(&[])?;
@@ -76,14 +116,19 @@ fn busy_port(session: &mut Session) -> Result<(), Finding> {
     expect_one_error_line(&second.stderr)
 }
 
-fn client_without_server(session: &mut Session) -> Result<(), Finding> {
+/// Runs the client with `request` against a port where nothing listens: it
+/// must end by itself, non-zero, with one `error:` line.
+pub(super) fn fails_clearly_without_server(
+    session: &mut Session,
+    request: &[&str],
+) -> Result<(), Finding> {
     // The port stays reserved (bound, never listening) for the whole check,
     // so no other check's server can be given it meanwhile.
     let unused = crate::contract::UnusedPort::new();
     let free: SocketAddr = ([127, 0, 0, 1], unused.port()).into();
     session.note(format!("nothing listens on {free}"));
     let run = session
-        .run_client(free, &["hello"], "", CLIENT_TIMEOUT)
+        .run_client(free, request, "", CLIENT_TIMEOUT)
         .map_err(|finding| {
             finding.diagnosis(
                 "the client kept going with no server to talk to: a refused connection must end \

@@ -19,6 +19,7 @@ pub fn checks() -> Vec<Check> {
             title: "answers a datagram with one datagram, the same bytes in capitals, sent back to its sender",
             run: datagram_echo,
         },
+        contract::bytes_not_text(bytes_not_text),
         Check {
             id: "kept-boundaries",
             points: 15,
@@ -26,6 +27,14 @@ pub fn checks() -> Vec<Check> {
             timeout: CHECK_TIMEOUT,
             title: "five datagrams sent back to back get five replies, one per datagram, never merged",
             run: kept_boundaries,
+        },
+        Check {
+            id: "large-datagrams",
+            points: 10,
+            role: Role::Server,
+            timeout: CHECK_TIMEOUT,
+            title: "datagrams of 1,025 to 65,507 bytes (the IPv4 maximum) come back whole, not cut to a small buffer",
+            run: large_datagrams,
         },
         Check {
             id: "empty-datagram",
@@ -50,6 +59,14 @@ pub fn checks() -> Vec<Check> {
             timeout: CHECK_TIMEOUT,
             title: "the client sends each argument as one datagram and prints each reply",
             run: client_prints_replies,
+        },
+        Check {
+            id: "client-ignores-strangers",
+            points: 10,
+            role: Role::Client,
+            timeout: CHECK_TIMEOUT,
+            title: "the client takes its reply only from the server's address, not from whoever sends first",
+            run: client_ignores_strangers,
         },
         Check {
             id: "client-retries",
@@ -132,6 +149,20 @@ fn datagram_echo(session: &mut Session) -> Result<(), Finding> {
     )
 }
 
+fn bytes_not_text(session: &mut Session) -> Result<(), Finding> {
+    let server = session.start_server(&[])?;
+    let socket = session.udp_socket()?;
+    let message = contract::NOT_ONLY_ASCII;
+    datagram_round_trip(
+        session,
+        &socket,
+        server,
+        message,
+        &message.to_ascii_uppercase(),
+    )
+    .map_err(contract::changed_more_than_ascii)
+}
+
 fn kept_boundaries(session: &mut Session) -> Result<(), Finding> {
     let server = session.start_server(&[])?;
     let socket = session.udp_socket()?;
@@ -154,6 +185,45 @@ fn kept_boundaries(session: &mut Session) -> Result<(), Finding> {
                 format!("{:?}", preview(&buffer[..n])),
             ));
         }
+    }
+    Ok(())
+}
+
+/// The sizes `large-datagrams` sends: just past the tutorials' 1024-byte
+/// buffer, past a 4 KiB and a 64 KiB-minus-a-little buffer, and the largest
+/// datagram IPv4 can carry.
+const LARGE_SIZES: [usize; 4] = [1_025, 4_097, 65_000, MAX_DATAGRAM];
+
+/// The largest UDP payload over IPv4: 65,535 minus 20 bytes of IP header and 8 of UDP.
+const MAX_DATAGRAM: usize = 65_507;
+
+fn large_datagrams(session: &mut Session) -> Result<(), Finding> {
+    let server = session.start_server(&[])?;
+    let socket = session.udp_socket()?;
+    // A receive buffer that holds the largest reply several times over: the
+    // kernel's default may be only a little over 200 KiB, and each queued
+    // datagram costs more than its payload.
+    socket2::SockRef::from(&socket)
+        .set_recv_buffer_size(4 * MAX_DATAGRAM)
+        .map_err(|err| Finding::new("a large receive buffer (SO_RCVBUF)", err.to_string()))?;
+    for size in LARGE_SIZES {
+        // Letters and digits, repeating: a reply cut at any point differs
+        // from the expected bytes. (Other bytes are bytes-not-text's job.)
+        let message: Vec<u8> = "datagram-0123456789-".bytes().cycle().take(size).collect();
+        datagram_round_trip(
+            session,
+            &socket,
+            server,
+            &message,
+            &message.to_ascii_uppercase(),
+        )
+        .map_err(|finding| match finding.diagnosis {
+            Some(_) => finding,
+            None => finding.diagnosis(format!(
+                "the {size}-byte datagram came back changed: is the server's receive buffer \
+                     smaller than {MAX_DATAGRAM} bytes? A datagram longer than the buffer is cut"
+            )),
+        })?;
     }
     Ok(())
 }
@@ -187,6 +257,38 @@ fn client_prints_replies(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_reference_server(&[])?;
     let run = session.run_client(addr, &["one", "two words"], "", CLIENT_TIMEOUT)?;
     expect_stdout(&run.stdout, "ONE\nTWO WORDS\n", run.success)
+}
+
+fn client_ignores_strangers(session: &mut Session) -> Result<(), Finding> {
+    let server = session.udp_socket()?;
+    let stranger = session.udp_socket()?;
+    let addr = server
+        .local_addr()
+        .map_err(|err| Finding::new("a bound UDP socket", err.to_string()))?;
+    session.note(format!(
+        "the grader plays the server on {addr}; before its reply, another socket of the grader's \
+         sends the client a datagram of its own"
+    ));
+    server
+        .set_read_timeout(Some(session.patient(CLIENT_TIMEOUT)))
+        .map_err(|err| Finding::new("a receive timeout", err.to_string()))?;
+    // The grader's own failures show in what the client prints. Both
+    // datagrams are queued for the client in the order they are sent.
+    let grader = std::thread::spawn(move || -> std::io::Result<()> {
+        let mut buffer = vec![0; 65_536];
+        let (n, client) = server.recv_from(&mut buffer)?;
+        stranger.send_to(b"NOT FROM THE SERVER", client)?;
+        server.send_to(&buffer[..n].to_ascii_uppercase(), client)?;
+        Ok(())
+    });
+    let run = session.run_client(addr, &["hello"], "", CLIENT_TIMEOUT)?;
+    let _ = grader.join();
+    expect_stdout(&run.stdout, "HELLO\n", run.success).map_err(|finding| {
+        finding.diagnosis(
+            "a datagram can come from anyone: take a reply only when recvfrom says it came from \
+             the server's address, and ignore the rest",
+        )
+    })
 }
 
 fn client_retries(session: &mut Session) -> Result<(), Finding> {

@@ -19,6 +19,11 @@ pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the grader waits for a reply before it calls it missing.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The pause between the pieces of a reply the grader cuts on purpose (see
+/// [`write_in_pieces`]): long enough for the reader to be scheduled and take
+/// the first piece on a busy machine, short enough to keep a check quick.
+pub const PIECE_PAUSE: Duration = Duration::from_millis(500);
+
 /// How long one whole reply may take to arrive while it keeps flowing.
 pub const TRANSFER_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -623,7 +628,11 @@ fn connection_failure(err: &io::Error) -> String {
         io::ErrorKind::ConnectionReset => "the other side reset the connection: it crashed, or \
              closed its socket with bytes still unread"
             .to_string(),
-        io::ErrorKind::BrokenPipe => "the other side had already closed the connection".to_string(),
+        // A half-close after the other side reset the connection: it had
+        // closed while bytes were still coming.
+        io::ErrorKind::BrokenPipe | io::ErrorKind::NotConnected => {
+            "the other side had already closed the connection".to_string()
+        }
         io::ErrorKind::ConnectionAborted => "the connection was aborted".to_string(),
         io::ErrorKind::UnexpectedEof => "the connection ended early".to_string(),
         // Rare: the system's own words are the best there are.
@@ -711,6 +720,30 @@ pub fn accept_within(listener: &TcpListener, timeout: Duration) -> io::Result<Tc
             Err(err) => return Err(err),
         }
     }
+}
+
+/// Writes `bytes` to `stream` (the grader playing a server) in `pieces`
+/// nearly equal parts, with `pause` between them, so that a reader that
+/// takes one read for the whole gets only the first part.
+///
+/// Each part leaves at once in a segment of its own (TCP_NODELAY), and the
+/// pause lets the reader take it before the next arrives; without it the
+/// receiving kernel would queue the parts together again.
+pub fn write_in_pieces(
+    stream: &mut TcpStream,
+    bytes: &[u8],
+    pieces: usize,
+    pause: Duration,
+) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let size = bytes.len().div_ceil(pieces.max(1)).max(1);
+    for (index, piece) in bytes.chunks(size).enumerate() {
+        if index > 0 {
+            std::thread::sleep(pause);
+        }
+        stream.write_all(piece)?;
+    }
+    Ok(())
 }
 
 /// Reads exactly `wanted` bytes, or says how it fell short.
