@@ -38,7 +38,7 @@ pub fn checks() -> Vec<Check> {
         contract::CLIENT_WITHOUT_SERVER,
         Check {
             id: "lines-answered",
-            points: 5,
+            points: 10,
             role: Role::Server,
             timeout: CHECK_TIMEOUT,
             title: "answers each line with the same bytes, a–z in capitals: empty lines, `\\r` and UTF-8 too",
@@ -94,7 +94,7 @@ pub fn checks() -> Vec<Check> {
         },
         Check {
             id: "zero-byte-read",
-            points: 5,
+            points: 10,
             role: Role::Server,
             timeout: CHECK_TIMEOUT,
             title: "a client's half-close gets its replies then the end; an unfinished line gets none; others go on",
@@ -102,7 +102,7 @@ pub fn checks() -> Vec<Check> {
         },
         Check {
             id: "idle-cpu",
-            points: 5,
+            points: 10,
             role: Role::Server,
             timeout: CHECK_TIMEOUT,
             title: "with 100 silent clients, is ready to run for under 1 s of 2 idle seconds: it waits for readiness, no busy-polling",
@@ -110,7 +110,7 @@ pub fn checks() -> Vec<Check> {
         },
         Check {
             id: "client-lines",
-            points: 5,
+            points: 10,
             role: Role::Client,
             timeout: CHECK_TIMEOUT,
             title: "the client sends each argument as a line on one connection and prints each reply",
