@@ -8,9 +8,9 @@
 //! and their order, are never changed.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How the proxy cuts the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -30,8 +30,20 @@ pub struct Recut {
     pub cut: Cut,
     /// The largest random chunk.
     pub max_chunk: usize,
-    /// A pause after each write (bytes, random) or the gathering time (merge).
+    /// A pause after each piece (bytes, random) or the gathering time (merge).
+    ///
+    /// Pieces written back to back merge again in the receiver's buffer
+    /// whenever the receiver is a little late to read: with both cores busy,
+    /// a reader that trusts one read per message would then get away with it.
+    /// The pause gives the receiver time to read each piece on its own.
     pub delay: Duration,
+    /// How many bytes at the start of each read from the sender are cut (and
+    /// paced, for bytes and random); the rest of that read goes on in one
+    /// write. A message sent after a quiet moment, such as a request or the
+    /// header of a reply, starts a new read, so its start is always cut, while
+    /// a long body is not slowed down to a few bytes per pause. `usize::MAX`
+    /// cuts every byte.
+    pub cut_head: usize,
     /// Seed of the random cuts, so a failing run can be repeated exactly.
     pub seed: u64,
     /// Whether to log broken connections on stderr (the command does; the
@@ -82,7 +94,7 @@ fn relay(client: TcpStream, target: SocketAddr, recut: Recut) -> io::Result<()> 
 
 /// Copies `from` to `to`, cutting the writes as `recut` says; at the end of
 /// `from`, passes the end on (shutdown of the write side) so the peer sees it.
-fn copy_recut(mut from: TcpStream, mut to: TcpStream, recut: Recut) -> io::Result<()> {
+fn copy_recut(mut from: TcpStream, to: TcpStream, recut: Recut) -> io::Result<()> {
     let mut random = XorShift(recut.seed | 1);
     let mut buffer = vec![0u8; 64 * 1024];
     loop {
@@ -100,7 +112,16 @@ fn copy_recut(mut from: TcpStream, mut to: TcpStream, recut: Recut) -> io::Resul
         };
         match recut.cut {
             Cut::Bytes | Cut::Random => {
-                write_in_pieces(&buffer[..n], &recut, &mut random, &mut to)?
+                let head = n.min(recut.cut_head);
+                let first_piece_read = || wait_until_read(&to, READ_WAIT_LIMIT);
+                write_in_pieces(
+                    &buffer[..head],
+                    &recut,
+                    &mut &to,
+                    &mut random,
+                    &first_piece_read,
+                )?;
+                (&to).write_all(&buffer[head..n])?;
             }
             Cut::Merge => {
                 let mut gathered = buffer[..n].to_vec();
@@ -114,7 +135,7 @@ fn copy_recut(mut from: TcpStream, mut to: TcpStream, recut: Recut) -> io::Resul
                         Err(_) => break,
                     }
                 }
-                to.write_all(&gathered)?;
+                (&to).write_all(&gathered)?;
             }
         }
     }
@@ -122,14 +143,17 @@ fn copy_recut(mut from: TcpStream, mut to: TcpStream, recut: Recut) -> io::Resul
 }
 
 /// Writes `bytes` to `to` in pieces: one byte each, or random sizes up to
-/// `max_chunk`, pausing after each.
+/// `max_chunk`, pausing after each, and after the first also until
+/// `first_piece_read` returns.
 fn write_in_pieces(
     bytes: &[u8],
     recut: &Recut,
-    random: &mut XorShift,
     to: &mut impl Write,
+    random: &mut XorShift,
+    first_piece_read: &dyn Fn(),
 ) -> io::Result<()> {
     let mut rest = bytes;
+    let mut first = true;
     while !rest.is_empty() {
         let size = match recut.cut {
             Cut::Random => {
@@ -139,9 +163,78 @@ fn write_in_pieces(
         };
         to.write_all(&rest[..size])?;
         rest = &rest[size..];
+        if first {
+            first_piece_read();
+            first = false;
+        }
         pause(recut.delay);
     }
     Ok(())
+}
+
+/// The longest the proxy waits for its reader to take the first piece of a
+/// burst: a reader that is busy elsewhere is not waited for forever.
+const READ_WAIT_LIMIT: Duration = Duration::from_secs(2);
+
+/// Waits until the program reading from `to` has read every byte sent to
+/// it, or `limit` has passed.
+///
+/// A pause alone cannot promise that a piece is read on its own: on a busy
+/// machine the reader may sleep through several pieces and then get them in
+/// one read, so a reader that trusts one read per header would pass by
+/// luck. Once the first piece of a burst has been read, though, no single
+/// read can return the whole message. Linux shows how many bytes each
+/// socket holds unread (`/proc/net/tcp`); where it does not, only the pause
+/// is left.
+fn wait_until_read(to: &TcpStream, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while unread_by_peer(to).is_some_and(|unread| unread > 0) && Instant::now() < deadline {
+        thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// How many bytes the socket at the other end of `stream` (on this
+/// machine) has received and its program has not read yet; `None` where
+/// that cannot be seen.
+fn unread_by_peer(stream: &TcpStream) -> Option<u64> {
+    let ours = stream.local_addr().ok()?;
+    let theirs = stream.peer_addr().ok()?;
+    let table = match theirs {
+        SocketAddr::V4(_) => "/proc/net/tcp",
+        SocketAddr::V6(_) => "/proc/net/tcp6",
+    };
+    let text = std::fs::read_to_string(table).ok()?;
+    // Their socket's local address is our peer, and its remote address is us.
+    let (local, remote) = (proc_address(theirs), proc_address(ours));
+    text.lines().skip(1).find_map(|line| {
+        let mut fields = line.split_whitespace().skip(1);
+        let (line_local, line_remote) = (fields.next()?, fields.next()?);
+        if line_local != local || line_remote != remote {
+            return None;
+        }
+        // After the state come `tx_queue:rx_queue`, in hexadecimal.
+        let queues = fields.nth(1)?;
+        u64::from_str_radix(queues.split(':').nth(1)?, 16).ok()
+    })
+}
+
+/// An address as `/proc/net/tcp` writes it: the address's bytes read as
+/// this machine's 32-bit words, in hexadecimal, then `:` and the port.
+fn proc_address(addr: SocketAddr) -> String {
+    let words: Vec<[u8; 4]> = match addr.ip() {
+        IpAddr::V4(ip) => vec![ip.octets()],
+        IpAddr::V6(ip) => ip
+            .octets()
+            .chunks_exact(4)
+            .map(|word| [word[0], word[1], word[2], word[3]])
+            .collect(),
+    };
+    let mut text: String = words
+        .iter()
+        .map(|word| format!("{:08X}", u32::from_ne_bytes(*word)))
+        .collect();
+    text.push_str(&format!(":{:04X}", addr.port()));
+    text
 }
 
 fn pause(delay: Duration) {
@@ -165,6 +258,7 @@ impl XorShift {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     /// Starts a proxy in front of a server that records every read it makes.
     fn reads_through_proxy(cut: Cut, writes: &[&[u8]]) -> Vec<Vec<u8>> {
@@ -176,6 +270,7 @@ mod tests {
             cut,
             max_chunk: 3,
             delay: Duration::from_millis(if cut == Cut::Merge { 50 } else { 1 }),
+            cut_head: usize::MAX,
             seed: 7,
             log_errors: true,
         };
@@ -218,11 +313,19 @@ mod tests {
             cut,
             max_chunk: 3,
             delay: Duration::ZERO,
+            cut_head: usize::MAX,
             seed: 7,
             log_errors: false,
         };
         let mut recorder = Recorder::default();
-        write_in_pieces(bytes, &recut, &mut XorShift(recut.seed), &mut recorder).unwrap();
+        write_in_pieces(
+            bytes,
+            &recut,
+            &mut recorder,
+            &mut XorShift(recut.seed),
+            &|| {},
+        )
+        .unwrap();
         recorder.0
     }
 
@@ -247,6 +350,59 @@ mod tests {
     fn bytes_cross_a_real_proxy_intact() {
         let reads = reads_through_proxy(Cut::Random, &[b"through ", b"a real proxy"]);
         assert_eq!(reads.concat(), b"through a real proxy");
+    }
+
+    #[test]
+    fn the_first_piece_of_a_burst_is_read_alone_even_by_a_late_reader() {
+        let server = TcpListener::bind("127.0.0.1:0").unwrap();
+        let target = server.local_addr().unwrap();
+        let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
+        let proxy_addr = proxy.local_addr().unwrap();
+        let recut = Recut {
+            cut: Cut::Random,
+            max_chunk: 3,
+            delay: Duration::from_millis(1),
+            cut_head: usize::MAX,
+            seed: 7,
+            log_errors: true,
+        };
+        thread::spawn(move || serve(&proxy, target, recut));
+        let mut client = TcpStream::connect(proxy_addr).unwrap();
+        let (mut conn, _) = server.accept().unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        client
+            .write_all(b"a header that must not arrive whole")
+            .unwrap();
+        // A reader that wakes late: without the proxy's wait, every piece
+        // would be in by then and come out of one read.
+        thread::sleep(Duration::from_millis(200));
+        let mut first = [0u8; 1024];
+        let n = conn.read(&mut first).unwrap();
+        thread::sleep(Duration::from_millis(200));
+        let mut rest = [0u8; 1024];
+        let m = conn.read(&mut rest).unwrap();
+        assert!((1..=3).contains(&n), "the first read took {n} bytes");
+        assert!(m > 3, "the pieces after the first merge for a late reader");
+    }
+
+    #[test]
+    fn the_bytes_a_peer_has_not_read_can_be_seen_on_linux() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut writer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut reader, _) = listener.accept().unwrap();
+        writer.write_all(b"12345").unwrap();
+        if !Path::new("/proc/net/tcp").exists() {
+            assert_eq!(unread_by_peer(&writer), None);
+            return;
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while unread_by_peer(&writer) != Some(5) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(unread_by_peer(&writer), Some(5));
+        let mut got = [0u8; 5];
+        reader.read_exact(&mut got).unwrap();
+        assert_eq!(unread_by_peer(&writer), Some(0));
     }
 
     #[test]

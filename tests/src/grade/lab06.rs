@@ -227,6 +227,22 @@ fn get(
     Ok((reply, body, digest))
 }
 
+/// The pause after each piece the proxy cuts: long enough that a reader on
+/// a busy machine has taken one piece before the next arrives, so a header
+/// read with one `recv` comes out short every time, not one run in twelve.
+const PIECE_PAUSE: Duration = Duration::from_millis(2);
+
+/// How much of each burst the proxy cuts into paced pieces: more than any
+/// header of this lab's requests and replies, little enough that a file's
+/// body goes through at a useful speed.
+const CUT_HEAD: usize = 256;
+
+/// A proxy in front of `addr` that cuts the start of every burst into
+/// random pieces of 1 to 5 bytes, with a pause after each.
+fn paced_proxy(session: &Session, addr: SocketAddr) -> Result<SocketAddr, Finding> {
+    session.proxy_cutting_heads(addr, Cut::Random, PIECE_PAUSE, CUT_HEAD)
+}
+
 /// A fresh folder for a server, holding `files`.
 fn served_folder(session: &Session, files: &[(&str, &[u8])]) -> Result<Folder, Finding> {
     let root = Folder::new(session, "server")?;
@@ -281,7 +297,7 @@ fn dir_lists_files(session: &mut Session) -> Result<(), Finding> {
 fn get_every_byte(session: &mut Session) -> Result<(), Finding> {
     let content = every_byte_value(300_000);
     let (_root, addr) = server_with(session, &[("every byte.bin", &content)])?;
-    let proxy = session.proxy(addr, Cut::Random, Duration::ZERO)?;
+    let proxy = paced_proxy(session, addr)?;
     let mut stream = session.connect(proxy)?;
     let (reply, body, digest) = get(session, &mut stream, "every byte.bin")?;
     expect_status(&reply, "ok")?;
@@ -304,7 +320,7 @@ fn put_is_stored(session: &mut Session) -> Result<(), Finding> {
     let (root, addr) = server_with(session, &[])?;
     let content = every_byte_value(100_000);
     let digest = sha256_hex(&content);
-    let proxy = session.proxy(addr, Cut::Random, Duration::ZERO)?;
+    let proxy = paced_proxy(session, addr)?;
     let mut stream = session.connect(proxy)?;
     let done = put(session, &mut stream, "upload é.bin", &content, &digest)?;
     expect_status(&done, "ok")?;
@@ -571,7 +587,7 @@ fn client_get_and_put(session: &mut Session) -> Result<(), Finding> {
     let content = every_byte_value(200_000);
     let root = served_folder(session, &[("from server.bin", &content)])?;
     let addr = session.start_reference_server(&["--root", &root.arg()])?;
-    let proxy = session.proxy(addr, Cut::Random, Duration::ZERO)?;
+    let proxy = paced_proxy(session, addr)?;
     let mine = Folder::new(session, "client")?;
     let upload = every_byte_value(150_001);
     mine.write("to server.bin", &upload)?;

@@ -362,16 +362,37 @@ impl Session {
         cut: Cut,
         pause: Duration,
     ) -> Result<SocketAddr, Finding> {
+        self.proxy_cutting_heads(target, cut, pause, usize::MAX)
+    }
+
+    /// A proxy like [`Session::proxy`] that cuts only the first `head` bytes
+    /// of each burst the sender writes and passes the rest on whole: every
+    /// request and reply header still arrives in paced pieces, and a file of
+    /// megabytes does not take minutes.
+    pub fn proxy_cutting_heads(
+        &self,
+        target: SocketAddr,
+        cut: Cut,
+        pause: Duration,
+        head: usize,
+    ) -> Result<SocketAddr, Finding> {
         let (listener, addr) = self.listen_as_grader()?;
         let recut = Recut {
             cut,
             max_chunk: 5,
             delay: pause,
+            cut_head: head,
             seed: 2026,
             log_errors: false,
         };
+        let what = if head == usize::MAX {
+            format!("{cut:?}")
+        } else {
+            format!("{cut:?}, the first {head} bytes of each burst")
+        };
         self.note(format!(
-            "a proxy on {addr} relays to {target}, cutting the stream: {cut:?}"
+            "a proxy on {addr} relays to {target}, cutting the stream: {what}, {} ms after each piece",
+            pause.as_millis()
         ));
         // The proxy thread lives as long as the grader process; it only
         // waits in accept, and a fresh one is made for each check.
