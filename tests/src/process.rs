@@ -111,6 +111,11 @@ impl Server {
         self.addr
     }
 
+    /// The server's process id (its process group's too).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The `--port` argument a client needs to reach this server.
     pub fn port(&self) -> String {
         self.addr.port().to_string()

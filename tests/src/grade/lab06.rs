@@ -13,9 +13,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::session::{Finding, Session, preview};
-use super::wire::{frame, read_frame};
-use super::{Check, Role, contract};
+use super::session::{Finding, Session, preview, read_exactly};
+use super::wire::{frame, read_frame, read_header};
+use super::{Check, Role, contract, memory};
 use crate::proxy::Cut;
 
 /// Lab 06's rubric, in course order: the contract's checks and the lab's own.
@@ -84,8 +84,15 @@ pub fn checks() -> Vec<Check> {
             id: "clients-at-once",
             points: 10,
             role: Role::Server,
-            title: "eight clients downloading and uploading at the same time all get and store the right bytes",
+            title: "eight sessions open at once are all served: their commands interleave, and their downloads and uploads run side by side intact",
             run: clients_at_once,
+        },
+        Check {
+            id: "get-bounded-memory",
+            points: 10,
+            role: Role::Server,
+            title: "a `get` of a 64 MiB file is streamed: the server's peak memory grows by less than 16 MiB (Linux only)",
+            run: get_bounded_memory,
         },
         Check {
             id: "client-get-and-put",
@@ -151,10 +158,12 @@ fn every_byte_value(len: usize) -> Vec<u8> {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hex(&Sha256::digest(bytes))
+}
+
+/// A digest as the Protocol writes it: lowercase hexadecimal digits.
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 fn send(stream: &mut TcpStream, bytes: &[u8]) -> Result<(), Finding> {
@@ -526,11 +535,13 @@ fn clients_at_once(session: &mut Session) -> Result<(), Finding> {
         .map(|(name, bytes)| (name.as_str(), bytes.as_slice()))
         .collect();
     let (root, addr) = server_with(session, &borrowed)?;
-    session.note("4 clients download and 4 upload, all connected at the same time");
+    session.note("8 sessions open at once, each asks for `dir` in turn while all stay open");
     let mut streams = Vec::new();
     for _ in 0..8 {
         streams.push(session.connect(addr)?);
     }
+    interleave(session, &mut streams)?;
+    session.note("now 4 of them download and 4 upload, all at the same time");
     let runs: Vec<_> = streams
         .into_iter()
         .enumerate()
@@ -578,6 +589,149 @@ fn clients_at_once(session: &mut Session) -> Result<(), Finding> {
                 format!("upload-{i}.bin stored intact"),
                 format!("{} bytes", stored.len()),
             ));
+        }
+    }
+    Ok(())
+}
+
+/// The file `get-bounded-memory` downloads: big enough that holding it
+/// whole shows, whatever else a server keeps in memory.
+const BIG_FILE: usize = 64 << 20;
+
+/// The most a server's peak memory may grow while it sends [`BIG_FILE`]:
+/// room for generous buffers, a quarter of the file.
+const MEMORY_GROWTH_LIMIT_KIB: u64 = 16 << 10;
+
+fn get_bounded_memory(session: &mut Session) -> Result<(), Finding> {
+    if !memory::can_measure() {
+        return Err(Finding::skipped(
+            "a machine that shows a program's peak memory (Linux's /proc/PID/status)",
+            "run this check on Linux (a Linux machine, VM or container): \
+             just grade 06 --only get-bounded-memory",
+        ));
+    }
+    let root = Folder::new(session, "server")?;
+    write_big_file(&root.path().join("big.bin"))?;
+    let addr = session.start_server(&["--root", &root.arg()])?;
+    let pid = session
+        .server_pid(addr)
+        .ok_or_else(|| Finding::new("the server's process id", "none"))?;
+    let mut stream = session.connect(addr)?;
+    // A first command, so that what a server sets up once is already in
+    // the baseline.
+    let (reply, _) = request(
+        session,
+        &mut stream,
+        json!({"command": "dir", "body_size": 0}),
+    )?;
+    expect_status(&reply, "ok")?;
+    let before = peak_of(pid)?;
+    session.note(format!(
+        "the server's peak memory before the get: {before} KiB"
+    ));
+    let (reply, _) = request_header(
+        session,
+        &mut stream,
+        json!({"command": "get", "name": "big.bin", "body_size": 0}),
+    )?;
+    expect_status(&reply, "ok")?;
+    let digest = read_body_digest(&mut stream, BIG_FILE)?;
+    let (trailer, _) = read_frame(session, &mut stream)?;
+    let after = peak_of(pid)?;
+    session.note(format!(
+        "the server's peak memory after the get: {after} KiB"
+    ));
+    if trailer["sha256"] != digest.as_str() {
+        return Err(Finding::new(
+            format!("the 64 MiB file whole, with sha256 {digest}"),
+            trailer.to_string(),
+        ));
+    }
+    let growth = after.saturating_sub(before);
+    if growth > MEMORY_GROWTH_LIMIT_KIB {
+        return Err(Finding::new(
+            format!("peak memory growing by at most {MEMORY_GROWTH_LIMIT_KIB} KiB during the get"),
+            format!("it grew by {growth} KiB ({before} KiB before, {after} KiB at its peak)"),
+        )
+        .diagnosis(
+            "the file was held in memory, whole or in large part: send it in pieces of a fixed \
+             size (read a piece, send it, read the next)",
+        ));
+    }
+    Ok(())
+}
+
+/// The peak memory of the server `pid` and its children, in KiB.
+fn peak_of(pid: u32) -> Result<u64, Finding> {
+    memory::peak_kib_of_tree(pid).ok_or_else(|| {
+        Finding::new("the server still running", "its process is gone")
+            .diagnosis("the server exited during the check")
+    })
+}
+
+/// Writes [`BIG_FILE`] bytes of every value, a mebibyte at a time.
+fn write_big_file(path: &Path) -> Result<(), Finding> {
+    let fail = |err: std::io::Error| Finding::new("a 64 MiB test file", err.to_string());
+    let mut file = std::fs::File::create(path).map_err(fail)?;
+    let piece = every_byte_value(1 << 20);
+    for _ in 0..BIG_FILE / piece.len() {
+        file.write_all(&piece).map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// Sends a request frame and reads only the reply's header: its body is
+/// for the caller to read.
+fn request_header(
+    session: &Session,
+    stream: &mut TcpStream,
+    header: Value,
+) -> Result<(Value, u64), Finding> {
+    session.note(format!("sending {header}"));
+    send(stream, &frame(&header, b""))?;
+    let reply = read_header(stream)?;
+    session.note(format!("got the header {reply}"));
+    let size = reply["body_size"].as_u64().unwrap_or(0);
+    Ok((reply, size))
+}
+
+/// Reads `size` body bytes in bounded pieces and returns their SHA-256.
+fn read_body_digest(stream: &mut TcpStream, size: usize) -> Result<String, Finding> {
+    let mut hasher = Sha256::new();
+    let mut left = size;
+    while left > 0 {
+        let wanted = left.min(256 * 1024);
+        let got = read_exactly(stream, wanted).map_err(|short| {
+            Finding::new(
+                format!("{size} bytes of file"),
+                format!("{} bytes, then {short}", size - left),
+            )
+            .diagnosis(short.diagnosis())
+        })?;
+        hasher.update(&got);
+        left -= wanted;
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+/// Sends `dir` on each open session in turn, twice round, each answered
+/// before the next session asks: a server that serves one client at a time
+/// is still waiting for the first session's next command, and never
+/// answers the second, however the threads happen to be scheduled.
+fn interleave(session: &Session, streams: &mut [TcpStream]) -> Result<(), Finding> {
+    let open = streams.len();
+    for _round in 0..2 {
+        for (i, stream) in streams.iter_mut().enumerate() {
+            let dir = json!({"command": "dir", "body_size": 0});
+            let (reply, _) = request(session, stream, dir).map_err(|finding| {
+                finding.diagnosis(format!(
+                    "session {} of {open} got no answer while the others stayed open between \
+                     commands: does the server serve one client at a time? Serve each \
+                     connection in a thread of its own.",
+                    i + 1
+                ))
+            })?;
+            expect_status(&reply, "ok")?;
         }
     }
     Ok(())

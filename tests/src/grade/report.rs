@@ -18,7 +18,11 @@ pub fn text(lab: &str, outcomes: &[Outcome], reproduce: &dyn Fn(&str) -> String)
     let (earned, possible) = totals(outcomes);
     let mut out = String::new();
     for outcome in outcomes {
-        let mark = if outcome.passed() { "PASS" } else { "FAIL" };
+        let mark = match &outcome.finding {
+            None => "PASS",
+            Some(finding) if finding.skipped => "SKIP",
+            Some(_) => "FAIL",
+        };
         out.push_str(&format!(
             "{mark} {:>3}/{:<3} {:<26} {}\n",
             outcome.score(),
@@ -113,6 +117,9 @@ pub fn gradescope(outcomes: &[Outcome], hidden: &[String]) -> String {
                             format!("seen: {}", finding.seen),
                         ];
                         lines.extend(finding.diagnosis.iter().map(|d| format!("diagnosis: {d}")));
+                        if finding.skipped {
+                            lines.insert(0, "skipped on this machine: no points".to_string());
+                        }
                         lines.extend(outcome.transcript.iter().take(40).cloned());
                         lines.join("\n")
                     }

@@ -27,6 +27,9 @@ pub struct Finding {
     pub seen: String,
     /// The likely cause, when the grader can tell.
     pub diagnosis: Option<String>,
+    /// Whether the check could not run here at all (it needs Linux, say):
+    /// no points, but no fault found either.
+    pub skipped: bool,
 }
 
 impl Finding {
@@ -36,6 +39,18 @@ impl Finding {
             expected: expected.into(),
             seen: seen.into(),
             diagnosis: None,
+            skipped: false,
+        }
+    }
+
+    /// A check that could not run on this machine: `missing` is what it
+    /// needs, `how` says where to run it instead. It earns no points.
+    pub fn skipped(missing: impl Into<String>, how: impl Into<String>) -> Finding {
+        Finding {
+            expected: missing.into(),
+            seen: "not here: the check was skipped".to_string(),
+            diagnosis: Some(how.into()),
+            skipped: true,
         }
     }
 
@@ -288,6 +303,14 @@ impl Session {
             stdout,
             stderr,
         })
+    }
+
+    /// The process id of the server this check started on `addr`.
+    pub fn server_pid(&self, addr: SocketAddr) -> Option<u32> {
+        self.servers
+            .iter()
+            .find(|server| server.addr() == addr)
+            .map(Server::pid)
     }
 
     /// A TCP connection of the grader's own, with timeouts on every read.
