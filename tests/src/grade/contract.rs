@@ -57,12 +57,20 @@ fn busy_port(session: &mut Session) -> Result<(), Finding> {
 }
 
 fn client_without_server(session: &mut Session) -> Result<(), Finding> {
+    fails_without_server(session, &["hello"])
+}
+
+/// Runs the client with `request`, which must be one it really sends (a
+/// request it refuses by itself proves nothing), where no server listens:
+/// it must give up with one `error:` line, neither crash nor retry forever.
+/// A lab whose client does not take `hello` gives its own request.
+pub(super) fn fails_without_server(session: &mut Session, request: &[&str]) -> Result<(), Finding> {
     // The port stays reserved (bound, never listening) for the whole check,
     // so no other check's server can be given it meanwhile.
     let unused = crate::contract::UnusedPort::new();
     let free: SocketAddr = ([127, 0, 0, 1], unused.port()).into();
     session.note(format!("nothing listens on {free}"));
-    let run = session.run_client(free, &["hello"], "", CLIENT_TIMEOUT)?;
+    let run = session.run_client(free, request, "", CLIENT_TIMEOUT)?;
     if run.success {
         return Err(Finding::new("a non-zero exit status", "exit status 0"));
     }

@@ -23,7 +23,12 @@ pub fn checks() -> Vec<Check> {
     vec![
         contract::LISTENING_LINE,
         contract::BUSY_PORT,
-        contract::CLIENT_WITHOUT_SERVER,
+        Check {
+            // The contract's check, with a command this lab's client sends:
+            // it refuses `hello` before connecting at all.
+            run: |session| contract::fails_without_server(session, &["dir"]),
+            ..contract::CLIENT_WITHOUT_SERVER
+        },
         Check {
             id: "dir-lists-files",
             points: 10,
