@@ -113,14 +113,8 @@ fn copy_recut(mut from: TcpStream, to: TcpStream, recut: Recut) -> io::Result<()
         match recut.cut {
             Cut::Bytes | Cut::Random => {
                 let head = n.min(recut.cut_head);
-                let first_piece_read = || wait_until_read(&to, READ_WAIT_LIMIT);
-                write_in_pieces(
-                    &buffer[..head],
-                    &recut,
-                    &mut &to,
-                    &mut random,
-                    &first_piece_read,
-                )?;
+                let piece_read = || wait_until_read(&to, READ_WAIT_LIMIT);
+                write_in_pieces(&buffer[..head], &recut, &mut &to, &mut random, &piece_read)?;
                 (&to).write_all(&buffer[head..n])?;
             }
             Cut::Merge => {
@@ -143,18 +137,18 @@ fn copy_recut(mut from: TcpStream, to: TcpStream, recut: Recut) -> io::Result<()
 }
 
 /// Writes `bytes` to `to` in pieces: one byte each, or random sizes up to
-/// `max_chunk`, pausing after each, and after the first also until
-/// `first_piece_read` returns.
+/// `max_chunk`, pausing after each; after each piece that starts within the
+/// first [`READ_ALONE`] bytes, also until `piece_read` returns.
 fn write_in_pieces(
     bytes: &[u8],
     recut: &Recut,
     to: &mut impl Write,
     random: &mut XorShift,
-    first_piece_read: &dyn Fn(),
+    piece_read: &dyn Fn(),
 ) -> io::Result<()> {
     let mut rest = bytes;
-    let mut first = true;
     while !rest.is_empty() {
+        let start = bytes.len() - rest.len();
         let size = match recut.cut {
             Cut::Random => {
                 1 + (random.next() as usize % recut.max_chunk.max(1)).min(rest.len() - 1)
@@ -163,29 +157,31 @@ fn write_in_pieces(
         };
         to.write_all(&rest[..size])?;
         rest = &rest[size..];
-        if first {
-            first_piece_read();
-            first = false;
+        if start < READ_ALONE {
+            piece_read();
         }
         pause(recut.delay);
     }
     Ok(())
 }
 
-/// The longest the proxy waits for its reader to take the first piece of a
-/// burst: a reader that is busy elsewhere is not waited for forever.
-const READ_WAIT_LIMIT: Duration = Duration::from_secs(2);
-
-/// Waits until the program reading from `to` has read every byte sent to
-/// it, or `limit` has passed.
+/// How far into each burst every piece is held back until the reader has
+/// read the one before: past a 4-byte length prefix and into the header.
 ///
 /// A pause alone cannot promise that a piece is read on its own: on a busy
 /// machine the reader may sleep through several pieces and then get them in
-/// one read, so a reader that trusts one read per header would pass by
-/// luck. Once the first piece of a burst has been read, though, no single
-/// read can return the whole message. Linux shows how many bytes each
-/// socket holds unread (`/proc/net/tcp`); where it does not, only the pause
-/// is left.
+/// one read. With every piece up to here read alone, the reader holds at most
+/// one piece (5 bytes) unread when it asks for the header, so a reader that
+/// trusts one read per header gets a part of it, every time.
+const READ_ALONE: usize = 16;
+
+/// The longest the proxy waits for its reader to take a piece: a reader
+/// that is busy elsewhere is not waited for forever.
+const READ_WAIT_LIMIT: Duration = Duration::from_secs(2);
+
+/// Waits until the program reading from `to` has read every byte sent to
+/// it, or `limit` has passed. Linux shows how many bytes each socket holds
+/// unread (`/proc/net/tcp`); where it does not, only the pause is left.
 fn wait_until_read(to: &TcpStream, limit: Duration) {
     let deadline = Instant::now() + limit;
     while unread_by_peer(to).is_some_and(|unread| unread > 0) && Instant::now() < deadline {
@@ -353,7 +349,7 @@ mod tests {
     }
 
     #[test]
-    fn the_first_piece_of_a_burst_is_read_alone_even_by_a_late_reader() {
+    fn the_pieces_of_a_bursts_start_are_read_alone_even_by_a_late_reader() {
         let server = TcpListener::bind("127.0.0.1:0").unwrap();
         let target = server.local_addr().unwrap();
         let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -370,19 +366,22 @@ mod tests {
         let mut client = TcpStream::connect(proxy_addr).unwrap();
         let (mut conn, _) = server.accept().unwrap();
         conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        client
-            .write_all(b"a header that must not arrive whole")
-            .unwrap();
-        // A reader that wakes late: without the proxy's wait, every piece
-        // would be in by then and come out of one read.
-        thread::sleep(Duration::from_millis(200));
-        let mut first = [0u8; 1024];
-        let n = conn.read(&mut first).unwrap();
-        thread::sleep(Duration::from_millis(200));
-        let mut rest = [0u8; 1024];
-        let m = conn.read(&mut rest).unwrap();
-        assert!((1..=3).contains(&n), "the first read took {n} bytes");
-        assert!(m > 3, "the pieces after the first merge for a late reader");
+        let message = b"a header that must not arrive whole";
+        client.write_all(message).unwrap();
+        // A reader that is always late: without the proxy's wait, every
+        // piece would be in before its first read, and come out of it.
+        let mut reads: Vec<Vec<u8>> = Vec::new();
+        let mut buffer = [0u8; 1024];
+        while reads.concat().len() < READ_ALONE {
+            thread::sleep(Duration::from_millis(50));
+            let n = conn.read(&mut buffer).unwrap();
+            reads.push(buffer[..n].to_vec());
+        }
+        assert!(
+            reads.iter().all(|read| (1..=3).contains(&read.len())),
+            "{reads:?}"
+        );
+        assert!(message.starts_with(&reads.concat()));
     }
 
     #[test]
