@@ -68,7 +68,7 @@ pub fn checks() -> Vec<Check> {
             id: "bad-digest-keeps-nothing",
             points: 10,
             role: Role::Server,
-            title: "a `put` whose SHA-256 does not match is refused and the old file stays exactly as it was",
+            title: "a `put` whose SHA-256 does not match (a wrong one, or the right one in uppercase) is refused and the old file stays exactly as it was",
             run: bad_digest_keeps_nothing,
         },
         Check {
@@ -436,6 +436,17 @@ fn bad_digest_keeps_nothing(session: &mut Session) -> Result<(), Finding> {
         &wrong,
     )?;
     expect_status(&done, "error")?;
+    // The Protocol's digests are lowercase, compared as text: the right
+    // digest in uppercase does not match either.
+    let new_report = b"a new report, whole";
+    let uppercase = sha256_hex(new_report).to_uppercase();
+    let done = put(session, &mut stream, "report.txt", new_report, &uppercase)?;
+    expect_status(&done, "error").map_err(|finding| {
+        finding.diagnosis(
+            "a digest in uppercase is not the Protocol's digest (64 lowercase hex digits): \
+             compare the texts as they are",
+        )
+    })?;
     let kept = std::fs::read(root.path().join("report.txt")).unwrap_or_default();
     if kept != b"the old report" {
         return Err(
