@@ -9,6 +9,8 @@
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -37,12 +39,12 @@ pub struct Recut {
     /// a reader that trusts one read per message would then get away with it.
     /// The pause gives the receiver time to read each piece on its own.
     pub delay: Duration,
-    /// How many bytes at the start of each read from the sender are cut (and
-    /// paced, for bytes and random); the rest of that read goes on in one
-    /// write. A message sent after a quiet moment, such as a request or the
-    /// header of a reply, starts a new read, so its start is always cut, while
-    /// a long body is not slowed down to a few bytes per pause. `usize::MAX`
-    /// cuts every byte.
+    /// How many bytes at the start of each message are cut (and paced, for
+    /// bytes and random); the rest goes on as it comes. A message is what one
+    /// side sends until the other side sends something, such as a request,
+    /// or a reply with the file that follows it: its header is always cut,
+    /// while a long body is not slowed down to a few bytes per pause.
+    /// `usize::MAX` cuts every byte.
     pub cut_head: usize,
     /// Seed of the random cuts, so a failing run can be repeated exactly.
     pub seed: u64,
@@ -82,21 +84,52 @@ fn relay(client: TcpStream, target: SocketAddr, recut: Recut) -> io::Result<()> 
     client.set_nodelay(true)?;
     server.set_nodelay(true)?;
     let (client_reader, server_writer) = (client.try_clone()?, server.try_clone()?);
-    let upstream = thread::spawn(move || copy_recut(client_reader, server_writer, recut));
+    // How many bytes each direction has carried, so that each can tell when
+    // the other has spoken: its next bytes start a new message.
+    let (sent_up, sent_down) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let up = Direction {
+        carried: Arc::clone(&sent_up),
+        other: Arc::clone(&sent_down),
+    };
+    let upstream = thread::spawn(move || copy_recut(client_reader, server_writer, recut, &up));
     let mut downstream_recut = recut;
     downstream_recut.seed = recut.seed.rotate_left(17) ^ 0x9e37_79b9_7f4a_7c15;
-    let downstream = copy_recut(server, client, downstream_recut);
+    let down = Direction {
+        carried: sent_down,
+        other: sent_up,
+    };
+    let downstream = copy_recut(server, client, downstream_recut, &down);
     let upstream = upstream
         .join()
         .unwrap_or_else(|_| Err(io::Error::other("the relay thread panicked")));
     downstream.and(upstream)
 }
 
+/// The byte counts of one direction of a relayed connection and of the other.
+struct Direction {
+    /// Bytes this direction has carried.
+    carried: Arc<AtomicU64>,
+    /// Bytes the other direction has carried.
+    other: Arc<AtomicU64>,
+}
+
 /// Copies `from` to `to`, cutting the writes as `recut` says; at the end of
 /// `from`, passes the end on (shutdown of the write side) so the peer sees it.
-fn copy_recut(mut from: TcpStream, to: TcpStream, recut: Recut) -> io::Result<()> {
+///
+/// A message, for [`Recut::cut_head`], is what one side sends until the
+/// other side sends something: a request, or a reply with its file.
+fn copy_recut(
+    mut from: TcpStream,
+    to: TcpStream,
+    recut: Recut,
+    direction: &Direction,
+) -> io::Result<()> {
     let mut random = XorShift(recut.seed | 1);
     let mut buffer = vec![0u8; 64 * 1024];
+    // What the other side had carried when this message began, and how much
+    // of this message has gone through.
+    let mut other_at_start = u64::MAX;
+    let mut in_message = 0usize;
     loop {
         if recut.cut == Cut::Merge {
             from.set_read_timeout(None)?;
@@ -112,10 +145,19 @@ fn copy_recut(mut from: TcpStream, to: TcpStream, recut: Recut) -> io::Result<()
         };
         match recut.cut {
             Cut::Bytes | Cut::Random => {
-                let head = n.min(recut.cut_head);
+                let other = direction.other.load(Ordering::SeqCst);
+                if other != other_at_start {
+                    other_at_start = other;
+                    in_message = 0;
+                }
+                let head = n.min(recut.cut_head.saturating_sub(in_message));
+                let offset = in_message;
+                in_message = in_message.saturating_add(n);
                 let piece_read = || wait_until_read(&to, READ_WAIT_LIMIT);
-                write_in_pieces(&buffer[..head], &recut, &mut &to, &mut random, &piece_read)?;
+                let pieces = &buffer[..head];
+                write_in_pieces(pieces, offset, &recut, &mut &to, &mut random, &piece_read)?;
                 (&to).write_all(&buffer[head..n])?;
+                direction.carried.fetch_add(n as u64, Ordering::SeqCst);
             }
             Cut::Merge => {
                 let mut gathered = buffer[..n].to_vec();
@@ -130,17 +172,22 @@ fn copy_recut(mut from: TcpStream, to: TcpStream, recut: Recut) -> io::Result<()
                     }
                 }
                 (&to).write_all(&gathered)?;
+                direction
+                    .carried
+                    .fetch_add(gathered.len() as u64, Ordering::SeqCst);
             }
         }
     }
     to.shutdown(Shutdown::Write)
 }
 
-/// Writes `bytes` to `to` in pieces: one byte each, or random sizes up to
-/// `max_chunk`, pausing after each; after each piece that starts within the
-/// first [`READ_ALONE`] bytes, also until `piece_read` returns.
+/// Writes `bytes`, found at `offset` in their message, to `to` in pieces:
+/// one byte each, or random sizes up to `max_chunk`, pausing after each;
+/// after each piece that starts within the message's first [`READ_ALONE`]
+/// bytes, also until `piece_read` returns.
 fn write_in_pieces(
     bytes: &[u8],
+    offset: usize,
     recut: &Recut,
     to: &mut impl Write,
     random: &mut XorShift,
@@ -148,7 +195,7 @@ fn write_in_pieces(
 ) -> io::Result<()> {
     let mut rest = bytes;
     while !rest.is_empty() {
-        let start = bytes.len() - rest.len();
+        let start = offset + (bytes.len() - rest.len());
         let size = match recut.cut {
             Cut::Random => {
                 1 + (random.next() as usize % recut.max_chunk.max(1)).min(rest.len() - 1)
@@ -165,7 +212,7 @@ fn write_in_pieces(
     Ok(())
 }
 
-/// How far into each burst every piece is held back until the reader has
+/// How far into each message every piece is held back until the reader has
 /// read the one before: past a 4-byte length prefix and into the header.
 ///
 /// A pause alone cannot promise that a piece is read on its own: on a busy
@@ -316,6 +363,7 @@ mod tests {
         let mut recorder = Recorder::default();
         write_in_pieces(
             bytes,
+            0,
             &recut,
             &mut recorder,
             &mut XorShift(recut.seed),
@@ -349,7 +397,7 @@ mod tests {
     }
 
     #[test]
-    fn the_pieces_of_a_bursts_start_are_read_alone_even_by_a_late_reader() {
+    fn the_pieces_of_a_messages_start_are_read_alone_even_by_a_late_reader() {
         let server = TcpListener::bind("127.0.0.1:0").unwrap();
         let target = server.local_addr().unwrap();
         let proxy = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -246,12 +246,12 @@ fn get(
 /// read with one `recv` comes out short every time, not one run in twelve.
 const PIECE_PAUSE: Duration = Duration::from_millis(2);
 
-/// How much of each burst the proxy cuts into paced pieces: more than any
-/// header of this lab's requests and replies, little enough that a file's
-/// body goes through at a useful speed.
+/// How much of each message the proxy cuts into paced pieces: more than any
+/// header of this lab's requests and replies; a file's body after it goes
+/// through at full speed.
 const CUT_HEAD: usize = 256;
 
-/// A proxy in front of `addr` that cuts the start of every burst into
+/// A proxy in front of `addr` that cuts the start of every message into
 /// random pieces of 1 to 5 bytes, with a pause after each.
 fn paced_proxy(session: &Session, addr: SocketAddr) -> Result<SocketAddr, Finding> {
     session.proxy_cutting_heads(addr, Cut::Random, PIECE_PAUSE, CUT_HEAD)

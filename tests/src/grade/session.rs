@@ -389,9 +389,9 @@ impl Session {
     }
 
     /// A proxy like [`Session::proxy`] that cuts only the first `head` bytes
-    /// of each burst the sender writes and passes the rest on whole: every
-    /// request and reply header still arrives in paced pieces, and a file of
-    /// megabytes does not take minutes.
+    /// of each message (what one side sends before the other answers) and
+    /// passes the rest on as it comes: every request and reply header still
+    /// arrives in paced pieces, and a file of megabytes does not take minutes.
     pub fn proxy_cutting_heads(
         &self,
         target: SocketAddr,
@@ -411,7 +411,7 @@ impl Session {
         let what = if head == usize::MAX {
             format!("{cut:?}")
         } else {
-            format!("{cut:?}, the first {head} bytes of each burst")
+            format!("{cut:?}, the first {head} bytes of each message")
         };
         self.note(format!(
             "a proxy on {addr} relays to {target}, cutting the stream: {what}, {} ms after each piece",
