@@ -213,14 +213,17 @@ fn write_in_pieces(
 }
 
 /// How far into each message every piece is held back until the reader has
-/// read the one before: past a 4-byte length prefix and into the header.
+/// read all before it: every piece that holds a byte of a 4-byte length
+/// prefix.
 ///
 /// A pause alone cannot promise that a piece is read on its own: on a busy
 /// machine the reader may sleep through several pieces and then get them in
-/// one read. With every piece up to here read alone, the reader holds at most
-/// one piece (5 bytes) unread when it asks for the header, so a reader that
-/// trusts one read per header gets a part of it, every time.
-const READ_ALONE: usize = 16;
+/// one read. Held back like this, the piece that completes the prefix is the
+/// only one the reader has when it asks for the header: a reader that
+/// trusts one read per prefix or per header gets a part of it, every time.
+/// (Each wait costs a look at `/proc/net/tcp`, slow on a busy machine: only
+/// these few pieces are waited for.)
+const READ_ALONE: usize = 4;
 
 /// The longest the proxy waits for its reader to take a piece: a reader
 /// that is busy elsewhere is not waited for forever.
