@@ -143,6 +143,9 @@ fn copy_recut(
                 return Err(err);
             }
         };
+        // Counted before they are passed on: once the peer has them, and
+        // may answer, the other direction already knows a message went by.
+        direction.carried.fetch_add(n as u64, Ordering::SeqCst);
         match recut.cut {
             Cut::Bytes | Cut::Random => {
                 let other = direction.other.load(Ordering::SeqCst);
@@ -157,7 +160,6 @@ fn copy_recut(
                 let pieces = &buffer[..head];
                 write_in_pieces(pieces, offset, &recut, &mut &to, &mut random, &piece_read)?;
                 (&to).write_all(&buffer[head..n])?;
-                direction.carried.fetch_add(n as u64, Ordering::SeqCst);
             }
             Cut::Merge => {
                 let mut gathered = buffer[..n].to_vec();
@@ -172,9 +174,6 @@ fn copy_recut(
                     }
                 }
                 (&to).write_all(&gathered)?;
-                direction
-                    .carried
-                    .fetch_add(gathered.len() as u64, Ordering::SeqCst);
             }
         }
     }
@@ -433,6 +432,52 @@ mod tests {
             "{reads:?}"
         );
         assert!(message.starts_with(&reads.concat()));
+    }
+
+    #[test]
+    fn only_the_head_of_each_message_is_cut() {
+        if !Path::new("/proc/net/tcp").exists() {
+            return; // without the waits, a late reader may merge the pieces
+        }
+        let server = TcpListener::bind("127.0.0.1:0").unwrap();
+        let target = server.local_addr().unwrap();
+        let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
+        let proxy_addr = proxy.local_addr().unwrap();
+        let recut = Recut {
+            cut: Cut::Bytes,
+            max_chunk: 1,
+            delay: Duration::from_millis(1),
+            cut_head: 3,
+            seed: 7,
+            log_errors: true,
+        };
+        thread::spawn(move || serve(&proxy, target, recut));
+        let mut client = TcpStream::connect(proxy_addr).unwrap();
+        let (mut conn, _) = server.accept().unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let reads_of = |message: &[u8], client: &mut TcpStream, conn: &mut TcpStream| {
+            client.write_all(message).unwrap();
+            let mut reads: Vec<Vec<u8>> = Vec::new();
+            let mut buffer = [0u8; 64];
+            while reads.concat().len() < message.len() {
+                thread::sleep(Duration::from_millis(30));
+                let n = conn.read(&mut buffer).unwrap();
+                reads.push(buffer[..n].to_vec());
+            }
+            reads
+        };
+        assert_eq!(
+            reads_of(b"abcdefgh", &mut client, &mut conn),
+            [&b"a"[..], b"b", b"c", b"defgh"]
+        );
+        // The server answers: what the client sends next is a new message.
+        conn.write_all(b"x").unwrap();
+        let mut answer = [0u8; 1];
+        client.read_exact(&mut answer).unwrap();
+        assert_eq!(
+            reads_of(b"ijklmnop", &mut client, &mut conn),
+            [&b"i"[..], b"j", b"k", b"lmnop"]
+        );
     }
 
     #[test]
