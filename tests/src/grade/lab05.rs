@@ -92,6 +92,13 @@ pub fn checks() -> Vec<Check> {
             run: client_through_proxy,
         },
         Check {
+            id: "client-after-refusal",
+            points: 5,
+            role: Role::Client,
+            title: "a refused report is a good answer: the client prints its line, asks for the next report and exits 0",
+            run: client_goes_on_after_refusal,
+        },
+        Check {
             id: "client-checks-crc",
             points: 5,
             role: Role::Client,
@@ -503,6 +510,33 @@ fn client_through_proxy(session: &mut Session) -> Result<(), Finding> {
         .diagnosis(
             "a read returns whatever has arrived: loop until the whole header and body are in",
         ));
+    }
+    Ok(())
+}
+
+fn client_goes_on_after_refusal(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_reference_server(&[])?;
+    let run = session.run_client(
+        addr,
+        &["no-such-report", "hello"],
+        "",
+        contract::CLIENT_TIMEOUT,
+    )?;
+    let starts = |report: &str| run.stdout.lines().any(|line| line.starts_with(report));
+    if !starts("no-such-report:") || !starts("hello:") {
+        return Err(Finding::new(
+            "a line starting `no-such-report:`, then one starting `hello:`",
+            format!("stdout {:?}", preview(run.stdout.as_bytes())),
+        )
+        .diagnosis("a refusal is an answer: print it on its line and go on with the next report"));
+    }
+    if !run.success {
+        return Err(
+            Finding::new("exit status 0", "a non-zero exit status").diagnosis(
+                "the Protocol's exit status counts a refusal as a good answer: 0 when every reply \
+             arrived intact",
+            ),
+        );
     }
     Ok(())
 }
