@@ -305,24 +305,31 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    /// Starts a proxy in front of a server that records every read it makes.
-    fn reads_through_proxy(cut: Cut, writes: &[&[u8]]) -> Vec<Vec<u8>> {
+    /// A client connected through a proxy that cuts as `recut` says, and
+    /// the server's side of the same connection, reading with a timeout.
+    fn proxied_pair(recut: Recut) -> (TcpStream, TcpStream) {
         let server = TcpListener::bind("127.0.0.1:0").unwrap();
         let target = server.local_addr().unwrap();
         let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
         let proxy_addr = proxy.local_addr().unwrap();
-        let recut = Recut {
+        thread::spawn(move || serve(&proxy, target, recut));
+        let client = TcpStream::connect(proxy_addr).unwrap();
+        client.set_nodelay(true).unwrap();
+        let (conn, _) = server.accept().unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        (client, conn)
+    }
+
+    /// Starts a proxy in front of a server that records every read it makes.
+    fn reads_through_proxy(cut: Cut, writes: &[&[u8]]) -> Vec<Vec<u8>> {
+        let (mut client, mut conn) = proxied_pair(Recut {
             cut,
             max_chunk: 3,
             delay: Duration::from_millis(if cut == Cut::Merge { 50 } else { 1 }),
             cut_head: usize::MAX,
             seed: 7,
             log_errors: true,
-        };
-        thread::spawn(move || serve(&proxy, target, recut));
-        let mut client = TcpStream::connect(proxy_addr).unwrap();
-        client.set_nodelay(true).unwrap();
-        let (mut conn, _) = server.accept().unwrap();
+        });
         for write in writes {
             client.write_all(write).unwrap();
         }
@@ -400,22 +407,14 @@ mod tests {
 
     #[test]
     fn the_pieces_of_a_messages_start_are_read_alone_even_by_a_late_reader() {
-        let server = TcpListener::bind("127.0.0.1:0").unwrap();
-        let target = server.local_addr().unwrap();
-        let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
-        let proxy_addr = proxy.local_addr().unwrap();
-        let recut = Recut {
+        let (mut client, mut conn) = proxied_pair(Recut {
             cut: Cut::Random,
             max_chunk: 3,
             delay: Duration::from_millis(1),
             cut_head: usize::MAX,
             seed: 7,
             log_errors: true,
-        };
-        thread::spawn(move || serve(&proxy, target, recut));
-        let mut client = TcpStream::connect(proxy_addr).unwrap();
-        let (mut conn, _) = server.accept().unwrap();
-        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        });
         let message = b"a header that must not arrive whole";
         client.write_all(message).unwrap();
         // A reader that is always late: without the proxy's wait, every
@@ -439,22 +438,14 @@ mod tests {
         if !Path::new("/proc/net/tcp").exists() {
             return; // without the waits, a late reader may merge the pieces
         }
-        let server = TcpListener::bind("127.0.0.1:0").unwrap();
-        let target = server.local_addr().unwrap();
-        let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
-        let proxy_addr = proxy.local_addr().unwrap();
-        let recut = Recut {
+        let (mut client, mut conn) = proxied_pair(Recut {
             cut: Cut::Bytes,
             max_chunk: 1,
             delay: Duration::from_millis(1),
             cut_head: 3,
             seed: 7,
             log_errors: true,
-        };
-        thread::spawn(move || serve(&proxy, target, recut));
-        let mut client = TcpStream::connect(proxy_addr).unwrap();
-        let (mut conn, _) = server.accept().unwrap();
-        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        });
         let reads_of = |message: &[u8], client: &mut TcpStream, conn: &mut TcpStream| {
             client.write_all(message).unwrap();
             let mut reads: Vec<Vec<u8>> = Vec::new();
