@@ -231,9 +231,20 @@ const READ_WAIT_LIMIT: Duration = Duration::from_secs(2);
 /// Waits until the program reading from `to` has read every byte sent to
 /// it, or `limit` has passed. Linux shows how many bytes each socket holds
 /// unread (`/proc/net/tcp`); where it does not, only the pause is left.
+///
+/// Nothing unread must be seen twice, a millisecond apart: bytes that arrive
+/// while the reader is inside a read wait in a backlog that the count does
+/// not show until that read ends.
 fn wait_until_read(to: &TcpStream, limit: Duration) {
     let deadline = Instant::now() + limit;
-    while unread_by_peer(to).is_some_and(|unread| unread > 0) && Instant::now() < deadline {
+    let all_read = || unread_by_peer(to).is_none_or(|unread| unread == 0);
+    while Instant::now() < deadline {
+        if all_read() {
+            thread::sleep(Duration::from_millis(1));
+            if all_read() {
+                return;
+            }
+        }
         thread::sleep(Duration::from_micros(200));
     }
 }
