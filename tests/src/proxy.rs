@@ -213,16 +213,17 @@ fn write_in_pieces(
 
 /// How far into each message every piece is held back until the reader has
 /// read all before it: every piece that holds a byte of a 4-byte length
-/// prefix.
+/// prefix or the first byte after it, with some margin.
 ///
 /// A pause alone cannot promise that a piece is read on its own: on a busy
 /// machine the reader may sleep through several pieces and then get them in
-/// one read. Held back like this, the piece that completes the prefix is the
-/// only one the reader has when it asks for the header: a reader that
-/// trusts one read per prefix or per header gets a part of it, every time.
-/// (Each wait costs a look at `/proc/net/tcp`, slow on a busy machine: only
-/// these few pieces are waited for.)
-const READ_ALONE: usize = 4;
+/// one read. Held back like this, the reader has at most the first piece of
+/// the header when it asks for the header (had the wait stopped at the
+/// prefix, a piece ending exactly with the prefix would let the whole header
+/// pile up behind it): a reader that trusts one read per prefix or per
+/// header gets a part of it, every time. Each wait costs looks at
+/// `/proc/net/tcp`, slow on a busy machine, so only these few pieces wait.
+const READ_ALONE: usize = 8;
 
 /// The longest the proxy waits for its reader to take a piece: a reader
 /// that is busy elsewhere is not waited for forever.
