@@ -239,6 +239,10 @@ const READ_WAIT_LIMIT: Duration = Duration::from_secs(2);
 fn wait_until_read(to: &TcpStream, limit: Duration) {
     let deadline = Instant::now() + limit;
     let all_read = || unread_by_peer(to).is_none_or(|unread| unread == 0);
+    // Each look reads the whole table of the machine's connections: a slow
+    // reader is looked at less and less often, so that many proxies
+    // waiting at once do not keep both cores busy.
+    let mut interval = Duration::from_millis(1);
     while Instant::now() < deadline {
         if all_read() {
             thread::sleep(Duration::from_millis(1));
@@ -246,7 +250,8 @@ fn wait_until_read(to: &TcpStream, limit: Duration) {
                 return;
             }
         }
-        thread::sleep(Duration::from_micros(200));
+        thread::sleep(interval);
+        interval = (interval * 2).min(Duration::from_millis(16));
     }
 }
 
