@@ -8,9 +8,11 @@
 //! and their order, are never changed.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How the proxy cuts the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -30,8 +32,20 @@ pub struct Recut {
     pub cut: Cut,
     /// The largest random chunk.
     pub max_chunk: usize,
-    /// A pause after each write (bytes, random) or the gathering time (merge).
+    /// A pause after each piece (bytes, random) or the gathering time (merge).
+    ///
+    /// Pieces written back to back merge again in the receiver's buffer
+    /// whenever the receiver is a little late to read: with both cores busy,
+    /// a reader that trusts one read per message would then get away with it.
+    /// The pause gives the receiver time to read each piece on its own.
     pub delay: Duration,
+    /// How many bytes at the start of each message are cut (and paced, for
+    /// bytes and random); the rest goes on as it comes. A message is what one
+    /// side sends until the other side sends something, such as a request,
+    /// or a reply with the file that follows it: its header is always cut,
+    /// while a long body is not slowed down to a few bytes per pause.
+    /// `usize::MAX` cuts every byte.
+    pub cut_head: usize,
     /// Seed of the random cuts, so a failing run can be repeated exactly.
     pub seed: u64,
     /// Whether to log broken connections on stderr (the command does; the
@@ -70,21 +84,52 @@ fn relay(client: TcpStream, target: SocketAddr, recut: Recut) -> io::Result<()> 
     client.set_nodelay(true)?;
     server.set_nodelay(true)?;
     let (client_reader, server_writer) = (client.try_clone()?, server.try_clone()?);
-    let upstream = thread::spawn(move || copy_recut(client_reader, server_writer, recut));
+    // How many bytes each direction has carried, so that each can tell when
+    // the other has spoken: its next bytes start a new message.
+    let (sent_up, sent_down) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let up = Direction {
+        carried: Arc::clone(&sent_up),
+        other: Arc::clone(&sent_down),
+    };
+    let upstream = thread::spawn(move || copy_recut(client_reader, server_writer, recut, &up));
     let mut downstream_recut = recut;
     downstream_recut.seed = recut.seed.rotate_left(17) ^ 0x9e37_79b9_7f4a_7c15;
-    let downstream = copy_recut(server, client, downstream_recut);
+    let down = Direction {
+        carried: sent_down,
+        other: sent_up,
+    };
+    let downstream = copy_recut(server, client, downstream_recut, &down);
     let upstream = upstream
         .join()
         .unwrap_or_else(|_| Err(io::Error::other("the relay thread panicked")));
     downstream.and(upstream)
 }
 
+/// The byte counts of one direction of a relayed connection and of the other.
+struct Direction {
+    /// Bytes this direction has carried.
+    carried: Arc<AtomicU64>,
+    /// Bytes the other direction has carried.
+    other: Arc<AtomicU64>,
+}
+
 /// Copies `from` to `to`, cutting the writes as `recut` says; at the end of
 /// `from`, passes the end on (shutdown of the write side) so the peer sees it.
-fn copy_recut(mut from: TcpStream, mut to: TcpStream, recut: Recut) -> io::Result<()> {
+///
+/// A message, for [`Recut::cut_head`], is what one side sends until the
+/// other side sends something: a request, or a reply with its file.
+fn copy_recut(
+    mut from: TcpStream,
+    to: TcpStream,
+    recut: Recut,
+    direction: &Direction,
+) -> io::Result<()> {
     let mut random = XorShift(recut.seed | 1);
     let mut buffer = vec![0u8; 64 * 1024];
+    // What the other side had carried when this message began, and how much
+    // of this message has gone through.
+    let mut other_at_start = u64::MAX;
+    let mut in_message = 0usize;
     loop {
         if recut.cut == Cut::Merge {
             from.set_read_timeout(None)?;
@@ -98,9 +143,23 @@ fn copy_recut(mut from: TcpStream, mut to: TcpStream, recut: Recut) -> io::Resul
                 return Err(err);
             }
         };
+        // Counted before they are passed on: once the peer has them, and
+        // may answer, the other direction already knows a message went by.
+        direction.carried.fetch_add(n as u64, Ordering::SeqCst);
         match recut.cut {
             Cut::Bytes | Cut::Random => {
-                write_in_pieces(&buffer[..n], &recut, &mut random, &mut to)?
+                let other = direction.other.load(Ordering::SeqCst);
+                if other != other_at_start {
+                    other_at_start = other;
+                    in_message = 0;
+                }
+                let head = n.min(recut.cut_head.saturating_sub(in_message));
+                let offset = in_message;
+                in_message = in_message.saturating_add(n);
+                let piece_read = || wait_until_read(&to, READ_WAIT_LIMIT);
+                let pieces = &buffer[..head];
+                write_in_pieces(pieces, offset, &recut, &mut &to, &mut random, &piece_read)?;
+                (&to).write_all(&buffer[head..n])?;
             }
             Cut::Merge => {
                 let mut gathered = buffer[..n].to_vec();
@@ -114,23 +173,28 @@ fn copy_recut(mut from: TcpStream, mut to: TcpStream, recut: Recut) -> io::Resul
                         Err(_) => break,
                     }
                 }
-                to.write_all(&gathered)?;
+                (&to).write_all(&gathered)?;
             }
         }
     }
     to.shutdown(Shutdown::Write)
 }
 
-/// Writes `bytes` to `to` in pieces: one byte each, or random sizes up to
-/// `max_chunk`, pausing after each.
+/// Writes `bytes`, found at `offset` in their message, to `to` in pieces:
+/// one byte each, or random sizes up to `max_chunk`, pausing after each;
+/// after each piece that starts within the message's first [`READ_ALONE`]
+/// bytes, also until `piece_read` returns.
 fn write_in_pieces(
     bytes: &[u8],
+    offset: usize,
     recut: &Recut,
-    random: &mut XorShift,
     to: &mut impl Write,
+    random: &mut XorShift,
+    piece_read: &dyn Fn(),
 ) -> io::Result<()> {
     let mut rest = bytes;
     while !rest.is_empty() {
+        let start = offset + (bytes.len() - rest.len());
         let size = match recut.cut {
             Cut::Random => {
                 1 + (random.next() as usize % recut.max_chunk.max(1)).min(rest.len() - 1)
@@ -139,9 +203,100 @@ fn write_in_pieces(
         };
         to.write_all(&rest[..size])?;
         rest = &rest[size..];
+        if start < READ_ALONE {
+            piece_read();
+        }
         pause(recut.delay);
     }
     Ok(())
+}
+
+/// How far into each message every piece is held back until the reader has
+/// read all before it: every piece that holds a byte of a 4-byte length
+/// prefix or the first byte after it, with some margin.
+///
+/// A pause alone cannot promise that a piece is read on its own: on a busy
+/// machine the reader may sleep through several pieces and then get them in
+/// one read. Held back like this, the reader has at most the first piece of
+/// the header when it asks for the header (had the wait stopped at the
+/// prefix, a piece ending exactly with the prefix would let the whole header
+/// pile up behind it): a reader that trusts one read per prefix or per
+/// header gets a part of it, every time. Each wait costs looks at
+/// `/proc/net/tcp`, slow on a busy machine, so only these few pieces wait.
+const READ_ALONE: usize = 8;
+
+/// The longest the proxy waits for its reader to take a piece: a reader
+/// that is busy elsewhere is not waited for forever.
+const READ_WAIT_LIMIT: Duration = Duration::from_secs(2);
+
+/// Waits until the program reading from `to` has read every byte sent to
+/// it, or `limit` has passed. Linux shows how many bytes each socket holds
+/// unread (`/proc/net/tcp`); where it does not, only the pause is left.
+///
+/// Nothing unread must be seen twice, a millisecond apart: bytes that arrive
+/// while the reader is inside a read wait in a backlog that the count does
+/// not show until that read ends.
+fn wait_until_read(to: &TcpStream, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    let all_read = || unread_by_peer(to).is_none_or(|unread| unread == 0);
+    // Each look reads the whole table of the machine's connections: a slow
+    // reader is looked at less and less often, so that many proxies
+    // waiting at once do not keep both cores busy.
+    let mut interval = Duration::from_millis(1);
+    while Instant::now() < deadline {
+        if all_read() {
+            thread::sleep(Duration::from_millis(1));
+            if all_read() {
+                return;
+            }
+        }
+        thread::sleep(interval);
+        interval = (interval * 2).min(Duration::from_millis(16));
+    }
+}
+
+/// How many bytes the socket at the other end of `stream` (on this
+/// machine) has received and its program has not read yet; `None` where
+/// that cannot be seen.
+fn unread_by_peer(stream: &TcpStream) -> Option<u64> {
+    let ours = stream.local_addr().ok()?;
+    let theirs = stream.peer_addr().ok()?;
+    let table = match theirs {
+        SocketAddr::V4(_) => "/proc/net/tcp",
+        SocketAddr::V6(_) => "/proc/net/tcp6",
+    };
+    let text = std::fs::read_to_string(table).ok()?;
+    // Their socket's local address is our peer, and its remote address is us.
+    let (local, remote) = (proc_address(theirs), proc_address(ours));
+    text.lines().skip(1).find_map(|line| {
+        let mut fields = line.split_whitespace().skip(1);
+        let (line_local, line_remote) = (fields.next()?, fields.next()?);
+        if line_local != local || line_remote != remote {
+            return None;
+        }
+        // After the state come `tx_queue:rx_queue`, in hexadecimal.
+        let queues = fields.nth(1)?;
+        u64::from_str_radix(queues.split(':').nth(1)?, 16).ok()
+    })
+}
+
+/// An address as `/proc/net/tcp` writes it: the address's bytes read as
+/// this machine's 32-bit words, in hexadecimal, then `:` and the port.
+fn proc_address(addr: SocketAddr) -> String {
+    let words: Vec<[u8; 4]> = match addr.ip() {
+        IpAddr::V4(ip) => vec![ip.octets()],
+        IpAddr::V6(ip) => ip
+            .octets()
+            .chunks_exact(4)
+            .map(|word| [word[0], word[1], word[2], word[3]])
+            .collect(),
+    };
+    let mut text: String = words
+        .iter()
+        .map(|word| format!("{:08X}", u32::from_ne_bytes(*word)))
+        .collect();
+    text.push_str(&format!(":{:04X}", addr.port()));
+    text
 }
 
 fn pause(delay: Duration) {
@@ -165,24 +320,33 @@ impl XorShift {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
-    /// Starts a proxy in front of a server that records every read it makes.
-    fn reads_through_proxy(cut: Cut, writes: &[&[u8]]) -> Vec<Vec<u8>> {
+    /// A client connected through a proxy that cuts as `recut` says, and
+    /// the server's side of the same connection, reading with a timeout.
+    fn proxied_pair(recut: Recut) -> (TcpStream, TcpStream) {
         let server = TcpListener::bind("127.0.0.1:0").unwrap();
         let target = server.local_addr().unwrap();
         let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
         let proxy_addr = proxy.local_addr().unwrap();
-        let recut = Recut {
+        thread::spawn(move || serve(&proxy, target, recut));
+        let client = TcpStream::connect(proxy_addr).unwrap();
+        client.set_nodelay(true).unwrap();
+        let (conn, _) = server.accept().unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        (client, conn)
+    }
+
+    /// Starts a proxy in front of a server that records every read it makes.
+    fn reads_through_proxy(cut: Cut, writes: &[&[u8]]) -> Vec<Vec<u8>> {
+        let (mut client, mut conn) = proxied_pair(Recut {
             cut,
             max_chunk: 3,
             delay: Duration::from_millis(if cut == Cut::Merge { 50 } else { 1 }),
+            cut_head: usize::MAX,
             seed: 7,
             log_errors: true,
-        };
-        thread::spawn(move || serve(&proxy, target, recut));
-        let mut client = TcpStream::connect(proxy_addr).unwrap();
-        client.set_nodelay(true).unwrap();
-        let (mut conn, _) = server.accept().unwrap();
+        });
         for write in writes {
             client.write_all(write).unwrap();
         }
@@ -218,11 +382,20 @@ mod tests {
             cut,
             max_chunk: 3,
             delay: Duration::ZERO,
+            cut_head: usize::MAX,
             seed: 7,
             log_errors: false,
         };
         let mut recorder = Recorder::default();
-        write_in_pieces(bytes, &recut, &mut XorShift(recut.seed), &mut recorder).unwrap();
+        write_in_pieces(
+            bytes,
+            0,
+            &recut,
+            &mut recorder,
+            &mut XorShift(recut.seed),
+            &|| {},
+        )
+        .unwrap();
         recorder.0
     }
 
@@ -247,6 +420,92 @@ mod tests {
     fn bytes_cross_a_real_proxy_intact() {
         let reads = reads_through_proxy(Cut::Random, &[b"through ", b"a real proxy"]);
         assert_eq!(reads.concat(), b"through a real proxy");
+    }
+
+    #[test]
+    fn the_pieces_of_a_messages_start_are_read_alone_even_by_a_late_reader() {
+        let (mut client, mut conn) = proxied_pair(Recut {
+            cut: Cut::Random,
+            max_chunk: 3,
+            delay: Duration::from_millis(1),
+            cut_head: usize::MAX,
+            seed: 7,
+            log_errors: true,
+        });
+        let message = b"a header that must not arrive whole";
+        client.write_all(message).unwrap();
+        // A reader that is always late: without the proxy's wait, every
+        // piece would be in before its first read, and come out of it.
+        let mut reads: Vec<Vec<u8>> = Vec::new();
+        let mut buffer = [0u8; 1024];
+        while reads.concat().len() < READ_ALONE {
+            thread::sleep(Duration::from_millis(50));
+            let n = conn.read(&mut buffer).unwrap();
+            reads.push(buffer[..n].to_vec());
+        }
+        assert!(
+            reads.iter().all(|read| (1..=3).contains(&read.len())),
+            "{reads:?}"
+        );
+        assert!(message.starts_with(&reads.concat()));
+    }
+
+    #[test]
+    fn only_the_head_of_each_message_is_cut() {
+        if !Path::new("/proc/net/tcp").exists() {
+            return; // without the waits, a late reader may merge the pieces
+        }
+        let (mut client, mut conn) = proxied_pair(Recut {
+            cut: Cut::Bytes,
+            max_chunk: 1,
+            delay: Duration::from_millis(1),
+            cut_head: 3,
+            seed: 7,
+            log_errors: true,
+        });
+        let reads_of = |message: &[u8], client: &mut TcpStream, conn: &mut TcpStream| {
+            client.write_all(message).unwrap();
+            let mut reads: Vec<Vec<u8>> = Vec::new();
+            let mut buffer = [0u8; 64];
+            while reads.concat().len() < message.len() {
+                thread::sleep(Duration::from_millis(30));
+                let n = conn.read(&mut buffer).unwrap();
+                reads.push(buffer[..n].to_vec());
+            }
+            reads
+        };
+        assert_eq!(
+            reads_of(b"abcdefgh", &mut client, &mut conn),
+            [&b"a"[..], b"b", b"c", b"defgh"]
+        );
+        // The server answers: what the client sends next is a new message.
+        conn.write_all(b"x").unwrap();
+        let mut answer = [0u8; 1];
+        client.read_exact(&mut answer).unwrap();
+        assert_eq!(
+            reads_of(b"ijklmnop", &mut client, &mut conn),
+            [&b"i"[..], b"j", b"k", b"lmnop"]
+        );
+    }
+
+    #[test]
+    fn the_bytes_a_peer_has_not_read_can_be_seen_on_linux() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut writer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut reader, _) = listener.accept().unwrap();
+        writer.write_all(b"12345").unwrap();
+        if !Path::new("/proc/net/tcp").exists() {
+            assert_eq!(unread_by_peer(&writer), None);
+            return;
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while unread_by_peer(&writer) != Some(5) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(unread_by_peer(&writer), Some(5));
+        let mut got = [0u8; 5];
+        reader.read_exact(&mut got).unwrap();
+        assert_eq!(unread_by_peer(&writer), Some(0));
     }
 
     #[test]

@@ -104,14 +104,22 @@ def recv_request(sock):
     if not isinstance(header, dict) or not isinstance(header.get("report"), str):
         raise BadFrame("the frame's header is not a JSON object with a string 'report'")
     body_size = header.get("body_size")
-    if not isinstance(body_size, int) or body_size < 0:
+    if not is_unsigned(body_size):
         raise BadFrame("the frame's header has no unsigned integer 'body_size'")
+    if header.get("count") is not None and not is_unsigned(header["count"]):
+        raise BadFrame("the frame's 'count' is not an unsigned integer")
     if body_size > MAX_REQUEST_BODY:
         raise BadFrame(f"the frame announces a body of {body_size} bytes, more than the "
                        f"{MAX_REQUEST_BODY} bytes accepted")
     # The body: REQUEST_TIMEOUT of grace from the header's end, then MIN_RATE.
     body_clock = Clock(REQUEST_TIMEOUT, MIN_RATE, started=time.monotonic())
     return header, recv_exactly(sock, body_size, "body", body_clock)
+
+
+def is_unsigned(value):
+    """Whether a JSON value is an unsigned integer. Python's bool is an int,
+    and `true` is not a number."""
+    return type(value) is int and value >= 0
 
 
 def send_reply(sock, body=b"", error=None):
@@ -151,7 +159,7 @@ def produce(header, body):
         return body
     if report == "numbers":
         count = header.get("count")
-        if not isinstance(count, int) or count < 0:
+        if count is None:
             raise ValueError("numbers needs a count, such as numbers 1000")
         if count > MAX_NUMBERS:
             raise ValueError(f"numbers {count} is too many: the most is {MAX_NUMBERS}")

@@ -538,6 +538,7 @@ fn proxy(args: ProxyArgs) -> Result<(), Failure> {
         cut: args.cut,
         max_chunk: args.max_chunk as usize,
         delay: std::time::Duration::from_millis(args.delay_ms),
+        cut_head: usize::MAX,
         seed: args.seed,
         log_errors: true,
     };

@@ -4,7 +4,7 @@
 //! fails here every time.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::thread;
 use std::time::Duration;
 
@@ -84,8 +84,16 @@ pub fn checks() -> Vec<Check> {
             points: 10,
             role: Role::Server,
             timeout: CHECK_TIMEOUT,
-            title: "a huge header length, bad JSON or a frame cut short affect only that client: others are served",
+            title: "a header length of 0 or 4294967295, bad JSON, too big a body or a frame cut short: an error reply and the close for that client, and others are served",
             run: survives_bad_frames,
+        },
+        Check {
+            id: "wrong-types-are-broken",
+            points: 5,
+            role: Role::Server,
+            timeout: CHECK_TIMEOUT,
+            title: "a header with a field of the wrong type (`\"0\"`, `0.0`, `-1`, `true`) or without `report` is a broken frame: an error reply, then the close",
+            run: wrong_types_are_broken,
         },
         Check {
             id: "client-through-proxy",
@@ -95,6 +103,14 @@ pub fn checks() -> Vec<Check> {
             timeout: Duration::from_secs(45),
             title: "the client gets intact replies when every byte arrives separately",
             run: client_through_proxy,
+        },
+        Check {
+            id: "client-after-refusal",
+            points: 5,
+            role: Role::Client,
+            timeout: CHECK_TIMEOUT,
+            title: "a refused report is a good answer: the client prints its line, asks for the next report and exits 0",
+            run: client_goes_on_after_refusal,
         },
         Check {
             id: "client-checks-crc",
@@ -311,42 +327,168 @@ fn refuses_unknown_report(session: &mut Session) -> Result<(), Finding> {
 
 fn survives_bad_frames(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_server(&[])?;
-    let bad: [(&str, Vec<u8>); 3] = [
+    let bad: [(&str, Vec<u8>); 5] = [
         (
             "a header length of 4294967295",
             vec![0xFF, 0xFF, 0xFF, 0xFF],
         ),
-        ("a header that is not JSON", {
-            let mut bytes = 5u32.to_be_bytes().to_vec();
-            bytes.extend_from_slice(b"{oops");
-            bytes
-        }),
+        ("a header length of 0", vec![0, 0, 0, 0]),
+        ("a header that is not JSON", raw_frame(b"{oops")),
         (
-            "a frame cut short",
-            frame(&json!({"report": "echo", "body_size": 100}), b"only ten b"),
+            "a header that is a JSON array",
+            raw_frame(b"[\"hello\", 0]"),
+        ),
+        (
+            "a body_size of 1048577",
+            frame(&json!({"report": "echo", "body_size": 1_048_577}), b""),
         ),
     ];
+    expect_broken_frames(session, addr, &bad, "")?;
+    let cut = frame(&json!({"report": "echo", "body_size": 100}), b"only ten b");
+    let mut stream = session.connect(addr)?;
+    session.note("sending a frame cut short (10 of its 100 body bytes), then closing our side");
+    let _ = stream.write_all(&cut);
+    let _ = stream.shutdown(Shutdown::Write);
+    expect_closed(session, &mut stream, "a frame cut short")?;
+    served_after(session, addr, "a frame cut short")
+}
+
+fn wrong_types_are_broken(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_server(&[])?;
+    let bad: Vec<(&str, Vec<u8>)> = [
+        (
+            "body_size as a string",
+            r#"{"report":"hello","body_size":"0"}"#,
+        ),
+        ("body_size 0.0", r#"{"report":"hello","body_size":0.0}"#),
+        ("body_size -1", r#"{"report":"hello","body_size":-1}"#),
+        ("body_size true", r#"{"report":"hello","body_size":true}"#),
+        ("no report", r#"{"body_size":0}"#),
+        ("report as a number", r#"{"report":12,"body_size":0}"#),
+        (
+            "count as a string",
+            r#"{"report":"numbers","count":"12","body_size":0}"#,
+        ),
+        (
+            "count 12.0",
+            r#"{"report":"numbers","count":12.0,"body_size":0}"#,
+        ),
+    ]
+    .into_iter()
+    .map(|(what, header)| (what, raw_frame(header.as_bytes())))
+    .collect();
+    expect_broken_frames(
+        session,
+        addr,
+        &bad,
+        "a field of the wrong type, or a missing required one, makes a broken frame \
+         (Protocol: Broken frames): one error reply, then the server closes",
+    )
+}
+
+/// A frame of exactly `header` (which need not be JSON) and no body.
+fn raw_frame(header: &[u8]) -> Vec<u8> {
+    let mut bytes = (header.len() as u32).to_be_bytes().to_vec();
+    bytes.extend_from_slice(header);
+    bytes
+}
+
+/// Sends each of `bad` on a connection of its own, all open at once, and
+/// expects, on each, one error reply (`error`, `body_size` 0, `crc32` 0)
+/// and then the end of the connection; and after that, a server that still
+/// answers a new client. `rule` is added to the diagnosis of a reply that
+/// is not an error.
+fn expect_broken_frames(
+    session: &Session,
+    addr: SocketAddr,
+    bad: &[(&str, Vec<u8>)],
+    rule: &str,
+) -> Result<(), Finding> {
+    let mut streams = Vec::new();
     for (what, bytes) in bad {
         let mut stream = session.connect(addr)?;
-        session.note(format!("sending {what}, then closing"));
-        let _ = stream.write_all(&bytes);
-        let _ = stream.shutdown(Shutdown::Write);
-        let mut anything = Vec::new();
-        let _ = stream.take(1 << 16).read_to_end(&mut anything);
-        let mut next = session.connect(addr).map_err(|finding| {
-            finding.diagnosis(format!(
-                "after {what}, the server no longer accepts: did one bad frame stop it?"
-            ))
+        session.note(format!("sending {what}: {:?}", preview(bytes)));
+        let _ = stream.write_all(bytes);
+        streams.push(stream);
+    }
+    for ((what, _), mut stream) in bad.iter().zip(streams) {
+        let (header, body) = read_frame(session, &mut stream).map_err(|finding| {
+            finding.diagnosis(if rule.is_empty() {
+                format!(
+                    "after {what}, the server sent no error reply: a frame it cannot read gets \
+                     one error reply before the close (does it check the header length, 1 to \
+                     65536, before reading the header? does the thread die on a bad header?)"
+                )
+            } else {
+                format!("after {what}, no error reply came: {rule}")
+            })
         })?;
-        expect_reply(
-            session,
-            &mut next,
-            &json!({"report": "hello", "body_size": 0}),
-            b"",
-            HELLO,
-        )?;
+        let refused = header.get("error").and_then(Value::as_str).is_some()
+            && header["body_size"] == 0
+            && header["crc32"] == 0
+            && body.is_empty();
+        if !refused {
+            let finding = Finding::new(
+                format!("after {what}: an error reply, body_size 0 and crc32 0"),
+                header.to_string(),
+            );
+            return Err(if rule.is_empty() {
+                finding
+            } else {
+                finding.diagnosis(rule)
+            });
+        }
+        expect_closed(session, &mut stream, what).map_err(|finding| {
+            if rule.is_empty() {
+                finding
+            } else {
+                finding.diagnosis(format!("{rule}; a refusal would keep the connection open"))
+            }
+        })?;
+        served_after(session, addr, what)?;
     }
     Ok(())
+}
+
+/// Expects the server to end the connection (after at most a second of
+/// discarding) rather than wait for more.
+fn expect_closed(session: &Session, stream: &mut TcpStream, after: &str) -> Result<(), Finding> {
+    let mut rest = [0u8; 4096];
+    loop {
+        match stream.read(&mut rest) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(_) => {
+                return Err(Finding::new(
+                    format!("the server closes the connection after {after}"),
+                    format!("it was still open {} s later", REPLY_TIMEOUT.as_secs()),
+                )
+                .diagnosis(
+                    "after a broken frame the server cannot know where the next frame starts: \
+                     it sends its error reply and closes",
+                ));
+            }
+        }
+    }
+    session.note(format!("the server closed the connection after {after}"));
+    Ok(())
+}
+
+/// Expects a new client to be served after `what` was sent to another.
+fn served_after(session: &Session, addr: SocketAddr, what: &str) -> Result<(), Finding> {
+    let mut next = session.connect(addr).map_err(|finding| {
+        finding.diagnosis(format!(
+            "after {what}, the server no longer accepts: did one bad frame stop it?"
+        ))
+    })?;
+    expect_reply(
+        session,
+        &mut next,
+        &json!({"report": "hello", "body_size": 0}),
+        b"",
+        HELLO,
+    )
 }
 
 fn client_through_proxy(session: &mut Session) -> Result<(), Finding> {
@@ -398,6 +540,33 @@ fn first_request_problem(session: &Session) -> Result<Option<Finding>, Finding> 
         .flatten()
         .and_then(bad_length)
         .map(|finding| finding.about("the client's request: ")))
+}
+
+fn client_goes_on_after_refusal(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_reference_server(&[])?;
+    let run = session.run_client(
+        addr,
+        &["no-such-report", "hello"],
+        "",
+        contract::CLIENT_TIMEOUT,
+    )?;
+    let starts = |report: &str| run.stdout.lines().any(|line| line.starts_with(report));
+    if !starts("no-such-report:") || !starts("hello:") {
+        return Err(Finding::new(
+            "a line starting `no-such-report:`, then one starting `hello:`",
+            format!("stdout {:?}", preview(run.stdout.as_bytes())),
+        )
+        .diagnosis("a refusal is an answer: print it on its line and go on with the next report"));
+    }
+    if !run.success {
+        return Err(
+            Finding::new("exit status 0", "a non-zero exit status").diagnosis(
+                "the Protocol's exit status counts a refusal as a good answer: 0 when every reply \
+             arrived intact",
+            ),
+        );
+    }
+    Ok(())
 }
 
 fn client_checks_crc(session: &mut Session) -> Result<(), Finding> {

@@ -14,9 +14,11 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::contract::CLIENT_TIMEOUT;
-use super::session::{Finding, REPLY_TIMEOUT, Session, accept_within, preview, write_failure};
-use super::wire::{frame, read_frame};
-use super::{CHECK_TIMEOUT, Check, Role, contract};
+use super::session::{
+    Finding, REPLY_TIMEOUT, Session, accept_within, preview, read_exactly, write_failure,
+};
+use super::wire::{frame, read_frame, read_header};
+use super::{CHECK_TIMEOUT, Check, Role, contract, memory};
 use crate::proxy::Cut;
 
 /// Lab 06's rubric, in course order: the contract's checks and the lab's own.
@@ -24,7 +26,11 @@ pub fn checks() -> Vec<Check> {
     vec![
         contract::LISTENING_LINE,
         contract::BUSY_PORT,
-        contract::CLIENT_WITHOUT_SERVER,
+        // The contract's check, with a command this lab's client sends: it
+        // refuses `hello` before connecting at all.
+        contract::client_without_server(|session| {
+            contract::fails_clearly_without_server(session, &["dir"])
+        }),
         Check {
             id: "dir-lists-files",
             points: 10,
@@ -70,7 +76,7 @@ pub fn checks() -> Vec<Check> {
             points: 10,
             role: Role::Server,
             timeout: CHECK_TIMEOUT,
-            title: "a `put` whose SHA-256 does not match is refused and the old file stays exactly as it was",
+            title: "a `put` whose SHA-256 does not match (a wrong one, or the right one in uppercase) is refused and the old file stays exactly as it was",
             run: bad_digest_keeps_nothing,
         },
         Check {
@@ -94,8 +100,17 @@ pub fn checks() -> Vec<Check> {
             points: 10,
             role: Role::Server,
             timeout: CHECK_TIMEOUT,
-            title: "eight clients downloading and uploading at the same time all get and store the right bytes",
+            title: "eight sessions open at once are all served: their commands interleave, and their downloads and uploads run side by side intact",
             run: clients_at_once,
+        },
+        Check {
+            id: "get-bounded-memory",
+            points: 10,
+            role: Role::Server,
+            // A 64 MiB download through a debug-built or Python server, on a busy machine.
+            timeout: Duration::from_secs(60),
+            title: "a `get` of a 64 MiB file is streamed: the server's peak memory grows by less than 16 MiB (Linux only)",
+            run: get_bounded_memory,
         },
         Check {
             id: "client-get-and-put",
@@ -164,10 +179,12 @@ fn every_byte_value(len: usize) -> Vec<u8> {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hex(&Sha256::digest(bytes))
+}
+
+/// A digest as the Protocol writes it: lowercase hexadecimal digits.
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// Writes `bytes`; works from a check's helper threads, which have no session.
@@ -241,6 +258,22 @@ fn get(
     Ok((reply, body, digest))
 }
 
+/// The pause after each piece the proxy cuts: long enough that a reader on
+/// a busy machine has taken one piece before the next arrives, so a header
+/// read with one `recv` comes out short every time, not one run in twelve.
+const PIECE_PAUSE: Duration = Duration::from_millis(2);
+
+/// How much of each message the proxy cuts into paced pieces: more than any
+/// header of this lab's requests and replies; a file's body after it goes
+/// through at full speed.
+const CUT_HEAD: usize = 256;
+
+/// A proxy in front of `addr` that cuts the start of every message into
+/// random pieces of 1 to 5 bytes, with a pause after each.
+fn paced_proxy(session: &Session, addr: SocketAddr) -> Result<SocketAddr, Finding> {
+    session.proxy_cutting_heads(addr, Cut::Random, PIECE_PAUSE, CUT_HEAD)
+}
+
 /// A fresh folder for a server, holding `files`.
 fn served_folder(session: &Session, files: &[(&str, &[u8])]) -> Result<Folder, Finding> {
     let root = Folder::new(session, "server")?;
@@ -295,7 +328,7 @@ fn dir_lists_files(session: &mut Session) -> Result<(), Finding> {
 fn get_every_byte(session: &mut Session) -> Result<(), Finding> {
     let content = every_byte_value(300_000);
     let (_root, addr) = server_with(session, &[("every byte.bin", &content)])?;
-    let proxy = session.proxy(addr, Cut::Random, Duration::ZERO)?;
+    let proxy = paced_proxy(session, addr)?;
     let mut stream = session.connect(proxy)?;
     let (reply, body, digest) = get(session, &mut stream, "every byte.bin")?;
     expect_status(&reply, "ok")?;
@@ -318,7 +351,7 @@ fn put_is_stored(session: &mut Session) -> Result<(), Finding> {
     let (root, addr) = server_with(session, &[])?;
     let content = every_byte_value(100_000);
     let digest = sha256_hex(&content);
-    let proxy = session.proxy(addr, Cut::Random, Duration::ZERO)?;
+    let proxy = paced_proxy(session, addr)?;
     let mut stream = session.connect(proxy)?;
     let done = put(session, &mut stream, "upload é.bin", &content, &digest)?;
     expect_status(&done, "ok")?;
@@ -424,6 +457,17 @@ fn bad_digest_keeps_nothing(session: &mut Session) -> Result<(), Finding> {
         &wrong,
     )?;
     expect_status(&done, "error")?;
+    // The Protocol's digests are lowercase, compared as text: the right
+    // digest in uppercase does not match either.
+    let new_report = b"a new report, whole";
+    let uppercase = sha256_hex(new_report).to_uppercase();
+    let done = put(session, &mut stream, "report.txt", new_report, &uppercase)?;
+    expect_status(&done, "error").map_err(|finding| {
+        finding.diagnosis(
+            "a digest in uppercase is not the Protocol's digest (64 lowercase hex digits): \
+             compare the texts as they are",
+        )
+    })?;
     let kept = std::fs::read(root.path().join("report.txt")).unwrap_or_default();
     if kept != b"the old report" {
         return Err(
@@ -528,11 +572,13 @@ fn clients_at_once(session: &mut Session) -> Result<(), Finding> {
         .map(|(name, bytes)| (name.as_str(), bytes.as_slice()))
         .collect();
     let (root, addr) = server_with(session, &borrowed)?;
-    session.note("4 clients download and 4 upload, all connected at the same time");
+    session.note("8 sessions open at once, each asks for `dir` in turn while all stay open");
     let mut streams = Vec::new();
     for _ in 0..8 {
         streams.push(session.connect(addr)?);
     }
+    interleave(session, &mut streams)?;
+    session.note("now 4 of them download and 4 upload, all at the same time");
     let runs: Vec<_> = streams
         .into_iter()
         .enumerate()
@@ -585,11 +631,154 @@ fn clients_at_once(session: &mut Session) -> Result<(), Finding> {
     Ok(())
 }
 
+/// The file `get-bounded-memory` downloads: big enough that holding it
+/// whole shows, whatever else a server keeps in memory.
+const BIG_FILE: usize = 64 << 20;
+
+/// The most a server's peak memory may grow while it sends [`BIG_FILE`]:
+/// room for generous buffers, a quarter of the file.
+const MEMORY_GROWTH_LIMIT_KIB: u64 = 16 << 10;
+
+fn get_bounded_memory(session: &mut Session) -> Result<(), Finding> {
+    if !memory::can_measure() {
+        return Err(Finding::skipped(
+            "a machine that shows a program's peak memory (Linux's /proc/PID/status)",
+            "run this check on Linux (a Linux machine, VM or container): \
+             just grade 06 --only get-bounded-memory",
+        ));
+    }
+    let root = Folder::new(session, "server")?;
+    write_big_file(&root.path().join("big.bin"))?;
+    let addr = session.start_server(&["--root", &root.arg()])?;
+    let pid = session
+        .server_pid(addr)
+        .ok_or_else(|| Finding::new("the server's process id", "none"))?;
+    let mut stream = session.connect(addr)?;
+    // A first command, so that what a server sets up once is already in
+    // the baseline.
+    let (reply, _) = request(
+        session,
+        &mut stream,
+        json!({"command": "dir", "body_size": 0}),
+    )?;
+    expect_status(&reply, "ok")?;
+    let before = peak_of(pid)?;
+    session.note(format!(
+        "the server's peak memory before the get: {before} KiB"
+    ));
+    let (reply, _) = request_header(
+        session,
+        &mut stream,
+        json!({"command": "get", "name": "big.bin", "body_size": 0}),
+    )?;
+    expect_status(&reply, "ok")?;
+    let digest = read_body_digest(&mut stream, BIG_FILE)?;
+    let (trailer, _) = read_frame(session, &mut stream)?;
+    let after = peak_of(pid)?;
+    session.note(format!(
+        "the server's peak memory after the get: {after} KiB"
+    ));
+    if trailer["sha256"] != digest.as_str() {
+        return Err(Finding::new(
+            format!("the 64 MiB file whole, with sha256 {digest}"),
+            trailer.to_string(),
+        ));
+    }
+    let growth = after.saturating_sub(before);
+    if growth > MEMORY_GROWTH_LIMIT_KIB {
+        return Err(Finding::new(
+            format!("peak memory growing by at most {MEMORY_GROWTH_LIMIT_KIB} KiB during the get"),
+            format!("it grew by {growth} KiB ({before} KiB before, {after} KiB at its peak)"),
+        )
+        .diagnosis(
+            "the file was held in memory, whole or in large part: send it in pieces of a fixed \
+             size (read a piece, send it, read the next)",
+        ));
+    }
+    Ok(())
+}
+
+/// The peak memory of the server `pid` and its children, in KiB.
+fn peak_of(pid: u32) -> Result<u64, Finding> {
+    memory::peak_kib_of_tree(pid).ok_or_else(|| {
+        Finding::new("the server still running", "its process is gone")
+            .diagnosis("the server exited during the check")
+    })
+}
+
+/// Writes [`BIG_FILE`] bytes of every value, a mebibyte at a time.
+fn write_big_file(path: &Path) -> Result<(), Finding> {
+    let fail = |err: std::io::Error| Finding::new("a 64 MiB test file", err.to_string());
+    let mut file = std::fs::File::create(path).map_err(fail)?;
+    let piece = every_byte_value(1 << 20);
+    for _ in 0..BIG_FILE / piece.len() {
+        file.write_all(&piece).map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// Sends a request frame and reads only the reply's header: its body is
+/// for the caller to read.
+fn request_header(
+    session: &Session,
+    stream: &mut TcpStream,
+    header: Value,
+) -> Result<(Value, u64), Finding> {
+    session.note(format!("sending {header}"));
+    send(stream, &frame(&header, b""))?;
+    let reply = read_header(stream)?;
+    session.note(format!("got the header {reply}"));
+    let size = reply["body_size"].as_u64().unwrap_or(0);
+    Ok((reply, size))
+}
+
+/// Reads `size` body bytes in bounded pieces and returns their SHA-256.
+fn read_body_digest(stream: &mut TcpStream, size: usize) -> Result<String, Finding> {
+    let mut hasher = Sha256::new();
+    let mut left = size;
+    while left > 0 {
+        let wanted = left.min(256 * 1024);
+        let got = read_exactly(stream, wanted).map_err(|short| {
+            Finding::new(
+                format!("{size} bytes of file"),
+                format!("{} bytes, then {short}", size - left),
+            )
+            .diagnosis(short.diagnosis())
+        })?;
+        hasher.update(&got);
+        left -= wanted;
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+/// Sends `dir` on each open session in turn, twice round, each answered
+/// before the next session asks: a server that serves one client at a time
+/// is still waiting for the first session's next command, and never
+/// answers the second, however the threads happen to be scheduled.
+fn interleave(session: &Session, streams: &mut [TcpStream]) -> Result<(), Finding> {
+    let open = streams.len();
+    for _round in 0..2 {
+        for (i, stream) in streams.iter_mut().enumerate() {
+            let dir = json!({"command": "dir", "body_size": 0});
+            let (reply, _) = request(session, stream, dir).map_err(|finding| {
+                finding.diagnosis(format!(
+                    "session {} of {open} got no answer while the others stayed open between \
+                     commands: does the server serve one client at a time? Serve each \
+                     connection in a thread of its own.",
+                    i + 1
+                ))
+            })?;
+            expect_status(&reply, "ok")?;
+        }
+    }
+    Ok(())
+}
+
 fn client_get_and_put(session: &mut Session) -> Result<(), Finding> {
     let content = every_byte_value(200_000);
     let root = served_folder(session, &[("from server.bin", &content)])?;
     let addr = session.start_reference_server(&["--root", &root.arg()])?;
-    let proxy = session.proxy(addr, Cut::Random, Duration::ZERO)?;
+    let proxy = paced_proxy(session, addr)?;
     let mine = Folder::new(session, "client")?;
     let upload = every_byte_value(150_001);
     mine.write("to server.bin", &upload)?;

@@ -16,6 +16,7 @@
 //! - [`lab01`] … [`lab07`]: each lab's rubric, one module per lab, each a
 //!   list of checks in course order; [`rubric`] picks a lab's.
 //! - [`wire`]: the grader's own reading and writing of lab 05's frames.
+//! - [`memory`]: a server's peak memory, as Linux shows it.
 //! - [`fixtures`]: broken programs that prove each check catches its bug.
 //! - [`flakes`]: correct programs graded again and again on busy cores.
 //! - [`report`]: the text report and Gradescope's `results.json`.
@@ -31,6 +32,7 @@ pub mod lab04;
 pub mod lab05;
 pub mod lab06;
 pub mod lab07;
+pub mod memory;
 pub mod report;
 pub mod session;
 pub mod wire;

@@ -26,7 +26,11 @@ pub fn text(
         out.push_str(&format!("graded: {graded}\n\n"));
     }
     for outcome in outcomes {
-        let mark = if outcome.passed() { "PASS" } else { "FAIL" };
+        let mark = match &outcome.finding {
+            None => "PASS",
+            Some(finding) if finding.skipped => "SKIP",
+            Some(_) => "FAIL",
+        };
         out.push_str(&format!(
             "{mark} {:>3}/{:<3} {:<26} {}\n",
             outcome.score(),
@@ -132,6 +136,9 @@ pub fn gradescope(part: Part, outcomes: &[Outcome], hidden: &[String]) -> String
                             format!("seen: {}", finding.seen),
                         ];
                         lines.extend(finding.diagnosis.iter().map(|d| format!("diagnosis: {d}")));
+                        if finding.skipped {
+                            lines.insert(0, "skipped on this machine: no points".to_string());
+                        }
                         lines.extend(outcome.transcript.iter().take(40).cloned());
                         lines.join("\n")
                     }

@@ -37,6 +37,9 @@ pub struct Finding {
     pub seen: String,
     /// The likely cause, when the grader can tell.
     pub diagnosis: Option<String>,
+    /// Whether the check could not run here at all (it needs Linux, say):
+    /// no points, but no fault found either.
+    pub skipped: bool,
 }
 
 impl Finding {
@@ -46,6 +49,18 @@ impl Finding {
             expected: expected.into(),
             seen: seen.into(),
             diagnosis: None,
+            skipped: false,
+        }
+    }
+
+    /// A check that could not run on this machine: `missing` is what it
+    /// needs, `how` says where to run it instead. It earns no points.
+    pub fn skipped(missing: impl Into<String>, how: impl Into<String>) -> Finding {
+        Finding {
+            expected: missing.into(),
+            seen: "not here: the check was skipped".to_string(),
+            diagnosis: Some(how.into()),
+            skipped: true,
         }
     }
 
@@ -486,16 +501,37 @@ impl Session {
         cut: Cut,
         pause: Duration,
     ) -> Result<SocketAddr, Finding> {
+        self.proxy_cutting_heads(target, cut, pause, usize::MAX)
+    }
+
+    /// A proxy like [`Session::proxy`] that cuts only the first `head` bytes
+    /// of each message (what one side sends before the other answers) and
+    /// passes the rest on as it comes: every request and reply header still
+    /// arrives in paced pieces, and a file of megabytes does not take minutes.
+    pub fn proxy_cutting_heads(
+        &self,
+        target: SocketAddr,
+        cut: Cut,
+        pause: Duration,
+        head: usize,
+    ) -> Result<SocketAddr, Finding> {
         let (listener, addr) = self.listen_as_grader()?;
         let recut = Recut {
             cut,
             max_chunk: 5,
             delay: pause,
+            cut_head: head,
             seed: 2026,
             log_errors: false,
         };
+        let what = if head == usize::MAX {
+            format!("{cut:?}")
+        } else {
+            format!("{cut:?}, the first {head} bytes of each message")
+        };
         self.note(format!(
-            "a proxy on {addr} relays to {target}, cutting the stream: {cut:?}"
+            "a proxy on {addr} relays to {target}, cutting the stream: {what}, {} ms after each piece",
+            pause.as_millis()
         ));
         // The proxy thread lives as long as the grader process; it only
         // waits in accept, and a fresh one is made for each check.

@@ -54,23 +54,8 @@ pub fn bad_length(prefix: [u8; 4]) -> Option<Finding> {
 
 /// Reads one frame: its header as JSON, and its body.
 pub fn read_frame(session: &Session, stream: &mut TcpStream) -> Result<(Value, Vec<u8>), Finding> {
-    let short = |part: &'static str| {
-        move |seen: ShortRead| {
-            Finding::new(format!("a frame's {part}"), seen.to_string()).diagnosis(seen.diagnosis())
-        }
-    };
-    let prefix = read_exactly(stream, 4).map_err(short("length prefix"))?;
-    let prefix = [prefix[0], prefix[1], prefix[2], prefix[3]];
-    if let Some(finding) = bad_length(prefix) {
-        return Err(finding);
-    }
-    let length = u32::from_be_bytes(prefix);
-    let header = read_exactly(stream, length as usize).map_err(short("header"))?;
-    let header: Value = serde_json::from_slice(&header)
-        .map_err(|err| Finding::new("a JSON header", format!("{err}: {:?}", preview(&header))))?;
-    let size = header["body_size"]
-        .as_u64()
-        .ok_or_else(|| Finding::new("a numeric body_size in the header", header.to_string()))?;
+    let header = read_header(stream)?;
+    let size = header["body_size"].as_u64().unwrap_or(0);
     if size > MAX_BODY {
         return Err(Finding::new(
             "a body the size the grader asked for",
@@ -80,6 +65,34 @@ pub fn read_frame(session: &Session, stream: &mut TcpStream) -> Result<(Value, V
     let body = read_exactly(stream, size as usize).map_err(short("body"))?;
     session.note(format!("got {header} and {} body bytes", body.len()));
     Ok((header, body))
+}
+
+/// What a frame cut short in `part` looks like in a finding.
+fn short(part: &'static str) -> impl Fn(ShortRead) -> Finding {
+    move |seen: ShortRead| {
+        Finding::new(format!("a frame's {part}"), seen.to_string()).diagnosis(seen.diagnosis())
+    }
+}
+
+/// Reads a frame's length prefix and JSON header, which must hold a numeric
+/// `body_size`; the body is left to the caller.
+pub fn read_header(stream: &mut TcpStream) -> Result<Value, Finding> {
+    let prefix = read_exactly(stream, 4).map_err(short("length prefix"))?;
+    let prefix = [prefix[0], prefix[1], prefix[2], prefix[3]];
+    if let Some(finding) = bad_length(prefix) {
+        return Err(finding);
+    }
+    let length = u32::from_be_bytes(prefix);
+    let header = read_exactly(stream, length as usize).map_err(short("header"))?;
+    let header: Value = serde_json::from_slice(&header)
+        .map_err(|err| Finding::new("a JSON header", format!("{err}: {:?}", preview(&header))))?;
+    if header["body_size"].as_u64().is_none() {
+        return Err(Finding::new(
+            "a numeric body_size in the header",
+            header.to_string(),
+        ));
+    }
+    Ok(header)
 }
 
 #[cfg(test)]
