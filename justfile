@@ -102,7 +102,7 @@ ci:
     just test
     just check-starters
     just check-fixtures
-    @# The autograder zip built and run as Gradescope would: a cold build, so not in `just test`.
+    @# The autograder zip built and run as Gradescope would, and a class of crates: cold builds, so not in `just test`.
     cargo test --quiet -p labkit --test class -- --ignored
 
 # Runs mdbook, installing it first if this machine does not have it
