@@ -114,7 +114,7 @@ ci:
     just test
     just check-starters
     just check-fixtures
-    @# The autograder zip built and run as Gradescope would: a cold build, so not in `just test`.
+    @# The autograder zip built and run as Gradescope would, and a class of crates: cold builds, so not in `just test`.
     cargo test --quiet -p labkit --test class -- --ignored
     target/debug/labkit captures --check
     just check-flakes 3

@@ -294,7 +294,10 @@ pub fn run_this_inside(bin_dir: &Path, flag: &str) -> Result<(), shared::Failure
     if status.success() {
         Ok(())
     } else {
-        // The inner grade has printed its own report and error line.
+        // The inner grade has printed its own report and error line. Exit
+        // skips destructors, so the control group is removed first.
+        drop(sandboxed);
+        drop(scratch);
         std::process::exit(status.code().unwrap_or(1))
     }
 }
