@@ -235,7 +235,7 @@ fn bad_input_gets_a_clear_message_and_never_stops_the_batch() {
     );
     let json = std::fs::read_to_string(out.join("no server.json")).unwrap();
     let results: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(results["score"], 25);
+    assert_eq!(results["score"], 30, "the client's checks only");
     assert!(
         results["output"].as_str().unwrap().contains("no server.py"),
         "{json}"
