@@ -56,6 +56,7 @@ impl Conversation {
             .map_err(|err| Failure::io(format_args!("send to {server}"), &err))?;
         let mut reply = self.read_line()?;
         // ANCHOR_END: ask
+        reply.pop();
         // A reply is upper-cased, so only the server's error line can
         // start with a lower-case `error: `.
         if let Some(said) = reply.strip_prefix(b"error: ") {
@@ -64,7 +65,6 @@ impl Conversation {
                 shared::text::printable_bytes(said)
             )));
         }
-        reply.pop();
         Ok(reply)
     }
 
