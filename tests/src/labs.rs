@@ -33,10 +33,15 @@ impl Lab {
 
 /// `labs/` in this workspace.
 pub fn labs_dir() -> PathBuf {
+    suite_dir().join("labs")
+}
+
+/// The suite's own folder, the workspace root: labs, fixtures and book.
+pub fn suite_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("labkit lives in a folder of the workspace")
-        .join("labs")
+        .to_path_buf()
 }
 
 /// Every lab, in teaching order.

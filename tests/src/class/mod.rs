@@ -305,7 +305,7 @@ fn run_grade_here(
         .grade_here_args(grading.lab, &origin, sandboxed);
     let mut run = if sandboxed {
         let bin_dir = grading.labkit.parent().unwrap_or(grading.labkit);
-        let visible = sandbox::under_tmp(&[bin_dir, &crate::labs::labs_dir()]);
+        let visible = sandbox::under_tmp(&[bin_dir, &crate::labs::suite_dir()]);
         sandbox::command(scratch, work, grading.labkit, &args, &visible)?
     } else {
         // Temporary files (a crate's build among them) stay in scratch too,

@@ -106,12 +106,12 @@ pub fn command<S: AsRef<OsStr>>(
         // /tmp first: scratch itself may live under the host's /tmp, and is
         // mounted again on top of the private one below.
         .arg("--bind")
-        .args([&private_tmp, Path::new("/tmp")])
-        .arg("--bind")
-        .args([scratch, scratch]);
+        .args([&private_tmp, Path::new("/tmp")]);
     for path in visible {
         bwrap.arg("--ro-bind").args([path, path]);
     }
+    // Scratch last: it may lie inside a folder made visible (read-only) above.
+    bwrap.arg("--bind").args([scratch, scratch]);
     bwrap
         // A user namespace of its own: the process limit below counts only
         // this sandbox's processes. The network namespace has only `lo`.
@@ -284,7 +284,7 @@ pub fn run_this_inside(bin_dir: &Path, flag: &str) -> Result<(), shared::Failure
         .prefix("labkit-sandbox-")
         .tempdir()
         .map_err(|err| shared::Failure::io("make a scratch folder", &err))?;
-    let visible = under_tmp(&[bin_dir, &here, &crate::labs::labs_dir()]);
+    let visible = under_tmp(&[bin_dir, &here, &crate::labs::suite_dir()]);
     let mut sandboxed =
         command(scratch.path(), &here, &exe, &args, &visible).map_err(shared::Failure::new)?;
     let status = sandboxed
