@@ -279,12 +279,14 @@ fn run_chapter(
 
     let mut command = if setup.sandboxed {
         let mut bwrap = Command::new("bwrap");
-        bwrap
-            .args(SANDBOX)
-            .arg("--bind")
-            .arg(base)
-            .arg(base)
-            .arg("bash");
+        bwrap.args(SANDBOX);
+        // The chapter's own `/tmp` hides the host's: a suite built under
+        // `/tmp` (a fresh clone, say) must stay visible, or its shared
+        // `target/` would vanish from the chapter's copy.
+        if setup.target.starts_with("/tmp") {
+            bwrap.arg("--bind").arg(&setup.target).arg(&setup.target);
+        }
+        bwrap.arg("--bind").arg(base).arg(base).arg("bash");
         bwrap
     } else {
         Command::new("bash")
