@@ -280,9 +280,12 @@ fn run_chapter(
     let mut command = if setup.sandboxed {
         let mut bwrap = Command::new("bwrap");
         bwrap.args(SANDBOX);
-        // The chapter's own `/tmp` hides the host's: a suite built under
-        // `/tmp` (a fresh clone, say) must stay visible, or its shared
-        // `target/` would vanish from the chapter's copy.
+        // The chapter's own `/tmp` hides the host's: a suite under `/tmp` (a
+        // fresh clone, say) must stay visible, read-only, for labkit reads its
+        // labs from there, and its shared `target/` writable.
+        if setup.suite.starts_with("/tmp") {
+            bwrap.arg("--ro-bind").arg(&setup.suite).arg(&setup.suite);
+        }
         if setup.target.starts_with("/tmp") {
             bwrap.arg("--bind").arg(&setup.target).arg(&setup.target);
         }
