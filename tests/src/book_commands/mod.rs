@@ -281,10 +281,11 @@ fn run_chapter(
         let mut bwrap = Command::new("bwrap");
         bwrap.args(SANDBOX);
         // The chapter's own `/tmp` hides the host's: a suite under `/tmp` (a
-        // fresh clone, say) must stay visible, read-only, for labkit reads its
-        // labs from there, and its shared `target/` writable.
+        // fresh clone, say) must stay visible as it is elsewhere, for labkit
+        // reads its labs (and runs their demos) there, and its shared
+        // `target/` too.
         if setup.suite.starts_with("/tmp") {
-            bwrap.arg("--ro-bind").arg(&setup.suite).arg(&setup.suite);
+            bwrap.arg("--bind").arg(&setup.suite).arg(&setup.suite);
         }
         if setup.target.starts_with("/tmp") {
             bwrap.arg("--bind").arg(&setup.target).arg(&setup.target);
