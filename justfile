@@ -34,7 +34,7 @@ build:
     @[ -n "${LABS_ALREADY_BUILT:-}" ] || cargo build --quiet --workspace --bins
 
 # Run every test, then check that the book builds and its code listings resolve
-test: build
+test: build _bubblewrap
     @# cargo-nextest runs the labs' test programs side by side (about 4 times faster
     @# here); plain cargo test runs them one after another, and works everywhere.
     @if cargo nextest --version >/dev/null 2>&1; then \
@@ -123,3 +123,7 @@ ci:
 _mdbook *ARGS:
     @command -v mdbook >/dev/null || { echo "mdbook is not installed; installing it with cargo (once, a few minutes)..." >&2; cargo install --locked mdbook; }
     mdbook "$@"
+
+# Installs bubblewrap where it is missing: grade-class's sandbox and the book's command check use it
+_bubblewrap:
+    @command -v bwrap >/dev/null || { echo "bubblewrap (bwrap) is not installed; installing it with apt-get (once), for the grading sandbox..." >&2; if [ "$(id -u)" = 0 ]; then apt-get install -y bubblewrap || { apt-get update && apt-get install -y bubblewrap; }; else sudo apt-get install -y bubblewrap; fi; }
