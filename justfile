@@ -99,6 +99,12 @@ bench:
     target/release/lab06-bench
     bash labs/07-event-loop/bench/run.sh
 
+# Mutation-test lab NUM's lesson files against its graded rubric alone (slow: minutes; not part of CI)
+[no-exit-message]
+mutants NUM: build
+    @command -v cargo-mutants >/dev/null || { echo "cargo-mutants is not installed; installing it with cargo (once, a few minutes)..." >&2; cargo install --locked cargo-mutants; }
+    @bash tests/mutants/run.sh "$1"
+
 # Capture the book's packets on the wire again with tcpdump (needs root or CAP_NET_RAW)
 captures: build
     target/debug/labkit captures
