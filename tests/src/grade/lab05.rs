@@ -176,16 +176,22 @@ fn numbers(count: usize) -> Vec<u8> {
 
 const HELLO: &[u8] = b"hello from the lab 05 server";
 
-fn hello(session: &mut Session) -> Result<(), Finding> {
-    let addr = session.start_server(&[])?;
-    let mut stream = session.connect(addr)?;
+/// Asks for the `hello` report on `stream` and checks the exact reply: the
+/// request every check uses to see that a connection still works.
+fn expect_hello(session: &Session, stream: &mut TcpStream) -> Result<(), Finding> {
     expect_reply(
         session,
-        &mut stream,
+        stream,
         &json!({"report": "hello", "body_size": 0}),
         b"",
         HELLO,
     )
+}
+
+fn hello(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_server(&[])?;
+    let mut stream = session.connect(addr)?;
+    expect_hello(session, &mut stream)
 }
 
 fn every_report(session: &mut Session) -> Result<(), Finding> {
@@ -238,13 +244,7 @@ fn one_byte_at_a_time(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_server(&[])?;
     let proxy = session.proxy(addr, Cut::Bytes, Duration::from_millis(1))?;
     let mut stream = session.connect(proxy)?;
-    expect_reply(
-        session,
-        &mut stream,
-        &json!({"report": "hello", "body_size": 0}),
-        b"",
-        HELLO,
-    )?;
+    expect_hello(session, &mut stream)?;
     expect_reply(
         session,
         &mut stream,
@@ -313,14 +313,7 @@ fn refuses_unknown_report(session: &mut Session) -> Result<(), Finding> {
             header.to_string(),
         ));
     }
-    expect_reply(
-        session,
-        &mut stream,
-        &json!({"report": "hello", "body_size": 0}),
-        b"",
-        HELLO,
-    )
-    .map_err(|finding| {
+    expect_hello(session, &mut stream).map_err(|finding| {
         finding.diagnosis("after a refusal the connection stays open for the next request")
     })
 }
@@ -482,13 +475,7 @@ fn served_after(session: &Session, addr: SocketAddr, what: &str) -> Result<(), F
             "after {what}, the server no longer accepts: did one bad frame stop it?"
         ))
     })?;
-    expect_reply(
-        session,
-        &mut next,
-        &json!({"report": "hello", "body_size": 0}),
-        b"",
-        HELLO,
-    )
+    expect_hello(session, &mut next)
 }
 
 fn client_through_proxy(session: &mut Session) -> Result<(), Finding> {
