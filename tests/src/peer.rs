@@ -128,3 +128,14 @@ pub fn assert_printed_safely(output: &str, expected_lines: usize) {
         "one peer message must stay one line: {output:?}"
     );
 }
+
+/// Runs `client`, given `--timeout 1` against a server whose reply trickles
+/// in, and checks that it gives up within `limit` (not held by the trickle)
+/// saying that the whole reply did not come within its second.
+pub fn assert_cut_at_a_1_s_deadline(client: &mut assert_cmd::Command, limit: Duration) {
+    let stderr = assert_gives_up_within(client, limit);
+    assert!(
+        stderr.contains("did not arrive whole within 1 s ("),
+        "{stderr}"
+    );
+}

@@ -51,15 +51,11 @@ fn a_reply_that_trickles_in_and_never_ends_is_cut_at_the_timeout() {
     // Each byte comes well within any sensible per-read timeout.
     let server = FakeServer::start(peer::trickle(b"HELLO, SOCKETS", Duration::from_millis(300)));
     // Held by the trickle, it would wait 34 s; 10 s leaves room for a busy machine.
-    let stderr = peer::assert_gives_up_within(
+    peer::assert_cut_at_a_1_s_deadline(
         server
             .client(CLIENT)
             .args(["--timeout", "1", "hello, sockets"]),
         Duration::from_secs(10),
-    );
-    assert!(
-        stderr.contains("did not arrive whole within 1 s"),
-        "{stderr}"
     );
 }
 

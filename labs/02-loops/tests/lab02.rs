@@ -221,15 +221,11 @@ fn a_reply_that_trickles_in_is_cut_at_the_timeout() {
         Duration::from_millis(700),
     ));
     // Held by the trickle, it would wait 14 s; 8 s leaves room for a busy machine.
-    let stderr = peer::assert_gives_up_within(
+    peer::assert_cut_at_a_1_s_deadline(
         server
             .client(CLIENT)
             .args(["--timeout", "1", "a slow, slow answer."]),
         Duration::from_secs(8),
-    );
-    assert!(
-        stderr.contains("did not arrive whole within 1 s ("),
-        "{stderr}"
     );
 }
 

@@ -270,13 +270,9 @@ fn client_gives_up_on_a_report_that_trickles_in() {
         Duration::from_millis(800),
     ));
     // The trickle would hold it 13 s, then for good: it never closes.
-    let stderr = peer::assert_gives_up_within(
+    peer::assert_cut_at_a_1_s_deadline(
         server.client(CLIENT).args(["--timeout", "1", "hello?"]),
         Duration::from_secs(10),
-    );
-    assert!(
-        stderr.contains("did not arrive whole within 1 s"),
-        "{stderr}"
     );
 }
 
