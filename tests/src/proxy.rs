@@ -226,8 +226,9 @@ fn write_in_pieces(
 const READ_ALONE: usize = 8;
 
 /// The longest the proxy waits for its reader to take a piece: a reader
-/// that is busy elsewhere is not waited for forever.
-const READ_WAIT_LIMIT: Duration = Duration::from_secs(2);
+/// that is busy elsewhere is not waited for long: eight such waits must fit
+/// well inside a check's 5 s wait for a reply, even when a look misses.
+const READ_WAIT_LIMIT: Duration = Duration::from_millis(300);
 
 /// Waits until the program reading from `to` has read every byte sent to
 /// it, or `limit` has passed. Linux shows how many bytes each socket holds
