@@ -11,6 +11,7 @@ use super::contract::{CLIENT_TIMEOUT, expect_stdout};
 use super::session::{Finding, Session, preview};
 use super::{CHECK_TIMEOUT, Check, Role, contract};
 use crate::proxy::Cut;
+use socket2::{Domain, Protocol, Socket, Type};
 
 /// The error line the Protocol section gives, byte for byte.
 const TOO_LONG: &[u8] = b"error: line longer than 65536 bytes (hint: end each line with \\n; a line may hold at most 65536 bytes)\n";
@@ -263,12 +264,39 @@ pub fn flood(flooder: &mut TcpStream, time: Duration) {
     }
 }
 
+/// How many bytes of replies the flooder's kernel holds for it: small, so a
+/// server that blocks on a write to the flooder blocks at once, however slowly
+/// a busy machine lets it run (loopback would otherwise grow it to megabytes).
+const FLOODER_WINDOW: usize = 4096;
+
+/// A non-blocking connection whose receive window is fixed small before
+/// the handshake, so replies the flooder never reads pile up in the server.
+pub fn connect_with_a_small_window(server: SocketAddr) -> Result<TcpStream, Finding> {
+    let failed = |err: io::Error| {
+        Finding::new(
+            format!("the server accepts a connection on {server}"),
+            super::session::connect_failure(&err),
+        )
+    };
+    let socket = Socket::new(
+        Domain::for_address(server),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )
+    .map_err(failed)?;
+    socket
+        .set_recv_buffer_size(FLOODER_WINDOW)
+        .map_err(failed)?;
+    socket
+        .connect_timeout(&server.into(), Duration::from_secs(5))
+        .map_err(failed)?;
+    socket.set_nonblocking(true).map_err(failed)?;
+    Ok(socket.into())
+}
+
 fn flooder_does_not_delay(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_server(&[])?;
-    let mut flooder = session.connect(addr)?;
-    flooder
-        .set_nonblocking(true)
-        .map_err(|err| Finding::new("a non-blocking socket", err.to_string()))?;
+    let mut flooder = connect_with_a_small_window(addr)?;
     let mut polite = session.connect(addr)?;
     session.note("a flooder sends lines for 0.3 s and never reads a reply");
     flood(&mut flooder, Duration::from_millis(300));
