@@ -76,3 +76,38 @@ fn every_grade_of_programs_that_hang_or_fail_finishes_with_a_full_report() {
         );
     }
 }
+
+/// A server that takes 6 s to print its listening line fails the 5 s
+/// default, and passes everything once `--startup-timeout` allows for it:
+/// how an instructor grades Python submissions on a slow, busy machine.
+#[test]
+fn startup_timeout_gives_a_slow_starting_server_its_time() {
+    let reference = Path::new(env!("CARGO_BIN_EXE_labkit")).with_file_name("lab01-server");
+    let slow = format!(
+        "sh -c 'sleep 6; exec \"$0\" \"$@\"' {}",
+        reference.display()
+    );
+    let grade = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_labkit"))
+            .args(["grade", "01", "--server", &slow])
+            .args(extra)
+            .output()
+            .expect("labkit runs")
+    };
+    let strict = grade(&[]);
+    let report = String::from_utf8_lossy(&strict.stdout);
+    assert!(
+        !strict.status.success(),
+        "a 6 s start passed the 5 s limit:\n{report}"
+    );
+    assert!(
+        report.contains("FAIL") && report.contains("5 s"),
+        "the report says the server missed the 5 s limit:\n{report}"
+    );
+    let patient = grade(&["--startup-timeout", "15"]);
+    let report = String::from_utf8_lossy(&patient.stdout);
+    assert!(
+        patient.status.success(),
+        "with 15 s allowed, the slow server passes:\n{report}"
+    );
+}

@@ -140,6 +140,11 @@ struct GradeArgs {
     /// Run only this check
     #[arg(long, value_name = "CHECK")]
     only: Option<String>,
+    /// Seconds a server may take to print its listening line: Python
+    /// starting on a busy machine can need more than the default
+    #[arg(long = "startup-timeout", value_name = "SECONDS", default_value = "5",
+          value_parser = shared::cli::seconds)]
+    startup_timeout: std::time::Duration,
     /// text for people, json for Gradescope's results.json
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
@@ -436,7 +441,14 @@ fn grade(args: GradeArgs) -> Result<(), Failure> {
             .hint("give --server and --client (or neither, to grade ours) to run it"));
         }
     }
-    let outcomes = grade::grade(&lab, &subject, &reference, part, args.only.as_deref());
+    let outcomes = grade::grade(
+        &lab,
+        &subject,
+        &reference,
+        part,
+        args.only.as_deref(),
+        args.startup_timeout,
+    );
     let mut stdout = std::io::stdout().lock();
     match args.format {
         Format::Json => writeln!(

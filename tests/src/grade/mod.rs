@@ -210,7 +210,7 @@ impl Outcome {
 
 /// Runs the checks of `lab`'s rubric that grade `part` (or only the check
 /// named `only`) against `subject`, using `reference` for the other side of
-/// each conversation.
+/// each conversation, allowing servers `startup_timeout` to start.
 ///
 /// The checks run at the same time, each in a thread with its own servers on
 /// their own ports: a grade takes as long as its slowest check, not the sum.
@@ -220,8 +220,9 @@ pub fn grade(
     reference: &Subject,
     part: Part,
     only: Option<&str>,
+    startup_timeout: Duration,
 ) -> Vec<Outcome> {
-    grade_checks(lab, subject, reference, session::STARTUP_TIMEOUT, |check| {
+    grade_checks(lab, subject, reference, startup_timeout, |check| {
         part.grades(check.role) && only.is_none_or(|id| id == check.id)
     })
 }
@@ -324,7 +325,14 @@ fn run_check(check: &Check, session: Session) -> Outcome {
 pub fn assert_reference_scores_full_marks(lab_number: &str, bin_dir: &Path) {
     let lab = crate::labs::find(lab_number).expect("the lab exists");
     let reference = Subject::reference(&lab, bin_dir);
-    let outcomes = grade(&lab, &reference, &reference, Part::Whole, None);
+    let outcomes = grade(
+        &lab,
+        &reference,
+        &reference,
+        Part::Whole,
+        None,
+        session::STARTUP_TIMEOUT,
+    );
     assert!(!outcomes.is_empty(), "lab {lab_number} has a rubric");
     let (earned, possible) = report::totals(&outcomes);
     assert_eq!(

@@ -98,7 +98,14 @@ fn grade_starter(lab: &Lab, starter_bins: &Path, reference_bins: &Path) -> Resul
     // Both grades at once: a grade waits mostly on timeouts, not on the CPU.
     let timed = |subject: &Subject| {
         let timer = Instant::now();
-        let outcomes = grade::grade(lab, subject, &reference, grade::Part::Whole, None);
+        let outcomes = grade::grade(
+            lab,
+            subject,
+            &reference,
+            grade::Part::Whole,
+            None,
+            grade::session::STARTUP_TIMEOUT,
+        );
         (outcomes, timer.elapsed().as_secs_f64())
     };
     let ((ours, reference_seconds), (outcomes, starter_seconds)) = thread::scope(|scope| {
