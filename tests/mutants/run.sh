@@ -42,7 +42,7 @@ if [ -f "$skipfile" ]; then
 fi
 total=$(grep -c . <<<"$every")
 tested=$(cargo mutants --no-config --list --package "$package" "${files[@]}" "${skips[@]}" | grep -c . || true)
-echo "lab $number: $total mutants in ${#files[@]} lesson file(s) of $package, $((total - tested)) skipped ($skipfile); the rubric test is the only test"
+echo "lab $number: $total mutants in $((${#files[@]} / 2)) lesson file(s) of $package, $((total - tested)) skipped ($skipfile); the rubric test is the only test"
 status=0
 cargo mutants --no-config --package "$package" "${files[@]}" "${skips[@]}" --output "target/mutants-$number" \
     --timeout 120 -- --test "lab$number" the_reference_scores_full_marks_on_the_graded_rubric || status=$?

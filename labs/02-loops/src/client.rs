@@ -8,9 +8,6 @@ use std::time::Duration;
 use shared::Failure;
 use shared::pace::{Pace, Paced};
 
-/// The most bytes we ask for in one read.
-const READ_BUFFER_SIZE: usize = 64 * 1024;
-
 /// One connection to the server, kept open for a whole conversation.
 pub struct Conversation {
     stream: TcpStream,
@@ -77,14 +74,13 @@ impl Conversation {
         // A deadline for the whole reply, not for each read: a server that
         // sends one byte a second would never trip a read timeout of 10 s.
         let mut input = Paced::from_now(&self.stream, Pace::within(self.reply_timeout));
-        let mut reply = Vec::with_capacity(length);
-        let mut buffer = [0u8; READ_BUFFER_SIZE];
-        while reply.len() < length {
-            // Never ask for more than the rest of this reply, so that we
-            // cannot swallow the start of a later one.
-            let wanted = (length - reply.len()).min(buffer.len());
+        let mut reply = vec![0u8; length];
+        let mut received = 0;
+        while received < length {
+            // Each read fills only the rest of this reply, so it cannot take
+            // bytes that belong to a later one.
             let n = input
-                .read(&mut buffer[..wanted])
+                .read(&mut reply[received..])
                 .map_err(|err| self.read_failure(&err))?;
             if n == 0 {
                 return Err(Failure::new(format!(
@@ -92,7 +88,7 @@ impl Conversation {
                 ))
                 .hint("look at the server's log for the reason"));
             }
-            reply.extend_from_slice(&buffer[..n]);
+            received += n;
         }
         // ANCHOR_END: read_reply
         Ok(reply)

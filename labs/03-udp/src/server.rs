@@ -17,6 +17,14 @@ pub struct Settings {
     pub drop_every: u64,
 }
 
+impl Settings {
+    /// Whether datagram number `received` (counted from 1) is one that
+    /// `--drop-every` says to pretend was lost.
+    fn pretends_lost(&self, received: u64) -> bool {
+        self.drop_every > 0 && received % self.drop_every == 0
+    }
+}
+
 impl Default for Settings {
     /// Room for the largest datagram there is, and no pretend loss.
     fn default() -> Self {
@@ -72,7 +80,7 @@ pub fn serve(socket: &UdpSocket, settings: &Settings) {
                 preview(datagram)
             );
         }
-        if settings.drop_every > 0 && received % settings.drop_every == 0 {
+        if settings.pretends_lost(received) {
             eprintln!("{sender}: dropping datagram #{received} on purpose (pretend it was lost)");
             continue;
         }

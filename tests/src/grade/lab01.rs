@@ -1,7 +1,7 @@
 //! Lab 01's rubric: one message, its reply in capitals, then the close.
 
-use std::io::{self, Read};
-use std::net::SocketAddr;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
 use std::thread;
 
 use super::contract::{CLIENT_TIMEOUT, expect_stdout};
@@ -40,6 +40,14 @@ pub fn checks() -> Vec<Check> {
             timeout: CHECK_TIMEOUT,
             title: "the client reads until the server closes, even when the reply arrives in pieces",
             run: client_reads_whole_reply,
+        },
+        Check {
+            id: "client-keeps-64-kib",
+            points: 5,
+            role: Role::Client,
+            timeout: CHECK_TIMEOUT,
+            title: "the client prints a reply of 64 KiB, the longest the Protocol has it keep, whole",
+            run: client_keeps_64_kib,
         },
         contract::client_without_server(|session| {
             contract::fails_clearly_without_server(session, &["grading, one two"])
@@ -90,6 +98,65 @@ fn client_prints_reply(session: &mut Session) -> Result<(), Finding> {
 
 fn client_reads_whole_reply(session: &mut Session) -> Result<(), Finding> {
     expect_reply_read_in_pieces(session, Conversation::OneMessage)
+}
+
+/// The longest reply the Protocol's client keeps whole: 64 KiB.
+const LONGEST_REPLY: usize = 64 * 1024;
+
+/// The grader plays a server that answers with a reply of exactly
+/// [`LONGEST_REPLY`] bytes, then closes: the student's client must print all
+/// of it. A client that stops early (at 1024 bytes, trusting this lab's server
+/// to answer no more, or at a cap of its own) keeps only a part.
+fn client_keeps_64_kib(session: &mut Session) -> Result<(), Finding> {
+    let (listener, addr) = session.listen_as_grader()?;
+    // Capitals with a count every 16 bytes, so a cut shows where it fell.
+    let reply: Vec<u8> = (0..LONGEST_REPLY / 16)
+        .flat_map(|line| format!("{line:>5} ABCDEFGHIJ").into_bytes())
+        .collect();
+    session.note(format!(
+        "the grader plays the server on {addr}: it answers with {} bytes, then closes",
+        reply.len()
+    ));
+    let wait = session.patient(CLIENT_TIMEOUT);
+    let sent = reply.clone();
+    let server = thread::spawn(move || -> io::Result<()> {
+        let mut conn = accept_within(&listener, wait)?;
+        conn.set_read_timeout(Some(REPLY_TIMEOUT))?;
+        let mut message = [0; 1024];
+        let _ = conn.read(&mut message)?;
+        conn.write_all(&sent)?;
+        // Close only our sending side and wait for the client's close, so
+        // that no unread byte of the client's turns our close into a reset.
+        conn.shutdown(Shutdown::Write)?;
+        conn.read_to_end(&mut Vec::new()).map(|_| ())
+    });
+    let run = session.run_client(addr, &["a long reply"], "", CLIENT_TIMEOUT)?;
+    let _ = server.join();
+    let printed = run.stdout.as_bytes();
+    let whole = printed.strip_suffix(b"\n") == Some(&reply[..]);
+    if !whole {
+        let kept = printed.strip_suffix(b"\n").unwrap_or(printed);
+        let finding = Finding::new(
+            format!(
+                "stdout: the {} bytes of the reply and a newline",
+                reply.len()
+            ),
+            format!("{} bytes: {:?}", printed.len(), preview(printed)),
+        );
+        return Err(if reply.starts_with(kept) && !kept.is_empty() {
+            finding.diagnosis(format!(
+                "the client kept only the first {} bytes: a client keeps a reply of up to \
+                 64 KiB (65536 bytes) whole, reading until the server closes",
+                kept.len()
+            ))
+        } else {
+            finding
+        });
+    }
+    if !run.success {
+        return Err(Finding::new("exit status 0", "a non-zero exit status"));
+    }
+    Ok(())
 }
 
 /// How the grader, playing the server, ends a conversation.

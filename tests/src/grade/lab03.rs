@@ -1,6 +1,8 @@
 //! Lab 03's rubric: datagrams, their boundaries, and a client that retries.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::thread;
 use std::time::Duration;
 
 use super::contract::{CLIENT_TIMEOUT, expect_one_error_line, expect_stdout};
@@ -69,11 +71,19 @@ pub fn checks() -> Vec<Check> {
             run: client_ignores_strangers,
         },
         Check {
+            id: "client-largest-datagram",
+            points: 5,
+            role: Role::Client,
+            timeout: CHECK_TIMEOUT,
+            title: "the client sends a message of 65,507 bytes (the IPv4 maximum) and prints the whole reply",
+            run: client_largest_datagram,
+        },
+        Check {
             id: "client-retries",
             points: 15,
             role: Role::Client,
             timeout: CHECK_TIMEOUT,
-            title: "the client sends again after a timeout, so a lost datagram still gets its reply",
+            title: "the client sends again after each timeout, 3 more times, so a request lost 3 times still gets its reply",
             run: client_retries,
         },
         Check {
@@ -291,14 +301,110 @@ fn client_ignores_strangers(session: &mut Session) -> Result<(), Finding> {
     })
 }
 
+fn client_largest_datagram(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_reference_server(&[])?;
+    let message: String = "datagram-0123456789-"
+        .chars()
+        .cycle()
+        .take(MAX_DATAGRAM)
+        .collect();
+    // On stdin, not as an argument, so the transcript's command line stays short.
+    session.note(format!(
+        "the client gets one line of {MAX_DATAGRAM} bytes on stdin: {:?}",
+        preview(message.as_bytes())
+    ));
+    let run = session.run_client(addr, &[], &(message.clone() + "\n"), CLIENT_TIMEOUT)?;
+    let expected = message.to_uppercase() + "\n";
+    if run.stdout != expected {
+        let finding = Finding::new(
+            format!("stdout: the {MAX_DATAGRAM}-byte reply and a newline"),
+            format!(
+                "{} bytes: {:?}",
+                run.stdout.len(),
+                preview(run.stdout.as_bytes())
+            ),
+        );
+        return Err(if run.stdout.len() < expected.len() {
+            finding.diagnosis(format!(
+                "a reply is as long as its request, up to {MAX_DATAGRAM} bytes: receive into a \
+                 buffer that large, or the kernel cuts the reply and the rest is lost"
+            ))
+        } else {
+            finding
+        });
+    }
+    if !run.success {
+        return Err(Finding::new("exit status 0", "a non-zero exit status"));
+    }
+    Ok(())
+}
+
+/// The requests `client-retries` gives the client, and how many copies of
+/// each the grader, playing a server on a lossy network, ignores before it
+/// answers: the second is lost as often as the Protocol's client retries.
+const LOSSES: [(&str, usize); 3] = [("first", 1), ("second", 3), ("third", 0)];
+
+/// How long `client-retries` gives the client: 4 tries of the second request
+/// and 2 of the first take 6 timeouts (ours: 1 s each).
+const RETRYING_CLIENT_TIMEOUT: Duration = Duration::from_secs(20);
+
 fn client_retries(session: &mut Session) -> Result<(), Finding> {
-    let addr = session.start_reference_server(&["--drop-every", "2"])?;
-    session.note("this server ignores every 2nd datagram it receives, as if it were lost");
-    let run = session.run_client(addr, &["first", "second", "third"], "", CLIENT_TIMEOUT)?;
+    let server = session.udp_socket()?;
+    let addr = server
+        .local_addr()
+        .map_err(|err| Finding::new("a bound UDP socket", err.to_string()))?;
+    session.note(format!(
+        "the grader plays a server on {addr} whose datagrams get lost: it ignores the first copy \
+         of `first` and the first 3 copies of `second`, and answers the next"
+    ));
+    let wait = session.patient(RETRYING_CLIENT_TIMEOUT);
+    server
+        .set_read_timeout(Some(wait))
+        .map_err(|err| Finding::new("a receive timeout", err.to_string()))?;
+    // How many copies of each request arrived; the thread counts them as they
+    // come and ends at the end of the conversation or at its timeout.
+    let copies = Arc::new(Mutex::new([0usize; LOSSES.len()]));
+    let counted = Arc::clone(&copies);
+    thread::spawn(move || -> std::io::Result<()> {
+        let mut buffer = vec![0; 65_536];
+        for (index, (request, lost)) in LOSSES.iter().enumerate() {
+            loop {
+                let (n, client) = server.recv_from(&mut buffer)?;
+                // A copy of an earlier request, sent while its reply was on
+                // its way, gets no answer: that would be a late reply.
+                if &buffer[..n] != request.as_bytes() {
+                    continue;
+                }
+                let copy = {
+                    let mut copies = counted.lock().map_err(|_| std::io::ErrorKind::Other)?;
+                    copies[index] += 1;
+                    copies[index]
+                };
+                if copy > *lost {
+                    server.send_to(&buffer[..n].to_ascii_uppercase(), client)?;
+                    break;
+                }
+            }
+        }
+        Ok(())
+    });
+    let requests = LOSSES.map(|(request, _)| request);
+    let run = session.run_client(addr, &requests, "", RETRYING_CLIENT_TIMEOUT)?;
     expect_stdout(&run.stdout, "FIRST\nSECOND\nTHIRD\n", run.success).map_err(|finding| {
-        finding.diagnosis(
-            "a lost datagram is never answered: the client must time out and send it again",
-        )
+        let copies = copies.lock().map(|copies| *copies).unwrap_or_default();
+        let short = LOSSES
+            .iter()
+            .zip(copies)
+            .find(|((_, lost), copies)| *copies <= *lost);
+        match short {
+            Some(((request, lost), copies)) => finding.diagnosis(format!(
+                "`{request}` was lost {lost} time(s) and the grader received only {copies} \
+                 cop{}: a lost datagram is never answered, so the client must time out and send \
+                 it again, 3 more times before it gives up",
+                if copies == 1 { "y" } else { "ies" }
+            )),
+            None => finding,
+        }
     })
 }
 

@@ -360,10 +360,10 @@ impl Session {
         let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
         for line in stdout.lines().take(200) {
-            self.push(format!("[{who}] {line}"));
+            self.push(format!("[{who}] {}", shortened(line)));
         }
         for line in stderr.lines().take(200) {
-            self.push(format!("[{who} stderr] {line}"));
+            self.push(format!("[{who} stderr] {}", shortened(line)));
         }
         match run.ending {
             Ending::Exited(status) => Ok(ClientRun {
@@ -841,6 +841,16 @@ fn shown(command: &str, args: &[&str]) -> String {
     let mut words = vec![command.to_string()];
     words.extend(args.iter().map(|arg| super::shell_quote(arg)));
     words.join(" ")
+}
+
+/// A line a program printed, for a transcript: whole unless it is longer
+/// than a report can show (a 64 KiB reply printed on one line, say).
+fn shortened(line: &str) -> String {
+    const SHOWN: usize = 300;
+    match line.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{}… ({} bytes in all)", &line[..cut], line.len()),
+        None => line.to_string(),
+    }
 }
 
 /// Text for a transcript: the bytes as text, shortened when long.
