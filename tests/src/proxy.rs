@@ -130,6 +130,7 @@ fn copy_recut(
     // of this message has gone through.
     let mut other_at_start = u64::MAX;
     let mut in_message = 0usize;
+    let mut message_started = Instant::now();
     loop {
         if recut.cut == Cut::Merge {
             from.set_read_timeout(None)?;
@@ -152,11 +153,15 @@ fn copy_recut(
                 if other != other_at_start {
                     other_at_start = other;
                     in_message = 0;
+                    message_started = Instant::now();
                 }
                 let head = n.min(recut.cut_head.saturating_sub(in_message));
                 let offset = in_message;
                 in_message = in_message.saturating_add(n);
-                let piece_read = || wait_until_read(&to, READ_WAIT_LIMIT);
+                let piece_read = || {
+                    let left = READ_WAIT_BUDGET.saturating_sub(message_started.elapsed());
+                    wait_until_read(&to, left.min(READ_WAIT_LIMIT));
+                };
                 let pieces = &buffer[..head];
                 write_in_pieces(pieces, offset, &recut, &mut &to, &mut random, &piece_read)?;
                 (&to).write_all(&buffer[head..n])?;
@@ -230,6 +235,13 @@ const READ_ALONE: usize = 8;
 /// well inside a check's 5 s wait for a reply, even when a look misses.
 const READ_WAIT_LIMIT: Duration = Duration::from_millis(300);
 
+/// The most the pieces of one message wait for their reader in all. A look
+/// at `/proc/net/tcp` reads the whole table, and with tens of thousands of
+/// connections on the machine (lab 07's thousand clients leave as many in
+/// TIME_WAIT for a minute) one look was seen to take half a second: the
+/// waits of eight pieces must not add up past a check's 5 s wait for a reply.
+const READ_WAIT_BUDGET: Duration = Duration::from_millis(1500);
+
 /// Waits until the program reading from `to` has read every byte sent to
 /// it, or `limit` has passed. Linux shows how many bytes each socket holds
 /// unread (`/proc/net/tcp`); where it does not, only the pause is left.
@@ -247,7 +259,7 @@ fn wait_until_read(to: &TcpStream, limit: Duration) {
     while Instant::now() < deadline {
         if all_read() {
             thread::sleep(Duration::from_millis(1));
-            if all_read() {
+            if Instant::now() >= deadline || all_read() {
                 return;
             }
         }
