@@ -10,7 +10,7 @@
 use std::io::{Read, Write};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -51,11 +51,30 @@ pub struct Run {
     pub stderr: Vec<u8>,
 }
 
+/// What a program is given on its stdin, which is then closed.
+pub struct Input {
+    /// Written at once.
+    pub now: Vec<u8>,
+    /// Written only once the gate opens (a message on it, or its sender
+    /// dropped): a check can make sure something has happened on the
+    /// network before the program can read its next line.
+    pub later: Option<(mpsc::Receiver<()>, Vec<u8>)>,
+}
+
+impl From<&[u8]> for Input {
+    fn from(bytes: &[u8]) -> Input {
+        Input {
+            now: bytes.to_vec(),
+            later: None,
+        }
+    }
+}
+
 /// Runs `command` with `stdin` as its input until it exits, `timeout`
 /// passes, or `cancelled` becomes true, and kills its process group after.
 pub fn run(
     mut command: Command,
-    stdin: &[u8],
+    stdin: Input,
     timeout: Duration,
     cancelled: &AtomicBool,
 ) -> std::io::Result<Run> {
@@ -69,9 +88,14 @@ pub fn run(
     // Written from a thread of its own: a program that never reads its stdin
     // must not block the grader once the pipe is full.
     if let Some(mut pipe) = child.stdin.take() {
-        let input = stdin.to_vec();
         thread::spawn(move || {
-            let _ = pipe.write_all(&input);
+            if pipe.write_all(&stdin.now).is_err() {
+                return;
+            }
+            if let Some((gate, later)) = stdin.later {
+                let _ = gate.recv();
+                let _ = pipe.write_all(&later);
+            }
         });
     }
     let stdout = collect(child.stdout.take());
@@ -173,7 +197,7 @@ mod tests {
         let never = AtomicBool::new(false);
         let run = run(
             sh("cat; echo oops >&2; exit 3"),
-            b"typed",
+            b"typed".as_slice().into(),
             Duration::from_secs(10),
             &never,
         )
@@ -183,13 +207,39 @@ mod tests {
         assert_eq!(run.stderr, b"oops\n");
     }
 
+    /// What comes after the gate is written only once the gate opens: the
+    /// program sees the file made just before, when its second line comes.
+    #[test]
+    fn the_input_after_the_gate_waits_for_it() {
+        let never = AtomicBool::new(false);
+        let folder = tempfile::tempdir().expect("a scratch folder");
+        let marker = folder.path().join("opened");
+        let (open, gate) = mpsc::channel();
+        let made = marker.clone();
+        thread::spawn(move || {
+            thread::sleep(Duration::from_millis(200));
+            std::fs::write(&made, "").expect("the marker is written");
+            open.send(()).expect("the run waits for the gate");
+        });
+        let script = format!(
+            "read first; echo \"$first\"; read second; test -f '{}' && echo \"$second\"",
+            marker.display()
+        );
+        let input = Input {
+            now: b"one\n".to_vec(),
+            later: Some((gate, b"two\n".to_vec())),
+        };
+        let run = run(sh(&script), input, Duration::from_secs(10), &never).expect("sh runs");
+        assert_eq!(String::from_utf8_lossy(&run.stdout), "one\ntwo\n");
+    }
+
     #[test]
     fn a_background_process_holding_stdout_does_not_hold_the_run() {
         let never = AtomicBool::new(false);
         let started = Instant::now();
         let run = run(
             sh("sleep 600 & echo started"),
-            b"",
+            b"".as_slice().into(),
             Duration::from_secs(10),
             &never,
         )
@@ -203,7 +253,13 @@ mod tests {
     fn a_program_that_never_ends_is_killed_at_its_deadline() {
         let never = AtomicBool::new(false);
         let started = Instant::now();
-        let run = run(sh("sleep 600"), b"", Duration::from_millis(300), &never).expect("sh runs");
+        let run = run(
+            sh("sleep 600"),
+            b"".as_slice().into(),
+            Duration::from_millis(300),
+            &never,
+        )
+        .expect("sh runs");
         assert!(matches!(run.ending, Ending::TimedOut));
         assert!(started.elapsed() < Duration::from_secs(5));
     }
@@ -211,7 +267,13 @@ mod tests {
     #[test]
     fn a_cancelled_run_stops_at_once() {
         let cancelled = AtomicBool::new(true);
-        let run = run(sh("sleep 600"), b"", Duration::from_secs(60), &cancelled).expect("sh runs");
+        let run = run(
+            sh("sleep 600"),
+            b"".as_slice().into(),
+            Duration::from_secs(60),
+            &cancelled,
+        )
+        .expect("sh runs");
         assert!(matches!(run.ending, Ending::Cancelled));
     }
 }

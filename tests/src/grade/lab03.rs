@@ -1,7 +1,7 @@
 //! Lab 03's rubric: datagrams, their boundaries, and a client that retries.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::Duration;
 
@@ -93,6 +93,14 @@ pub fn checks() -> Vec<Check> {
             timeout: CHECK_TIMEOUT,
             title: "with no server, the client gives up after its retries with one `error:` line instead of hanging",
             run: client_gives_up,
+        },
+        Check {
+            id: "client-drops-late-replies",
+            points: 10,
+            role: Role::Client,
+            timeout: CHECK_TIMEOUT,
+            title: "a reply that was already waiting before a request is thrown away, not taken as that request's answer",
+            run: client_drops_late_replies,
         },
     ]
 }
@@ -421,4 +429,47 @@ fn client_gives_up(session: &mut Session) -> Result<(), Finding> {
         return Err(Finding::new("a non-zero exit status", "exit status 0"));
     }
     expect_one_error_line(&run.stderr)
+}
+
+/// The grader plays a server whose first reply comes twice, as when a reply
+/// is slow and the retry is answered too. The client's second line reaches
+/// its stdin only once both copies are waiting at its socket, so the client
+/// meets the stale copy every run, before it sends its next request.
+fn client_drops_late_replies(session: &mut Session) -> Result<(), Finding> {
+    let server = session.udp_socket()?;
+    let addr = server
+        .local_addr()
+        .map_err(|err| Finding::new("a bound UDP socket", err.to_string()))?;
+    session.note(format!(
+        "the grader plays a server on {addr} that answers `first` twice; the client's next \
+         line, `second`, is written to its stdin only after both answers were sent"
+    ));
+    let (both_sent, gate) = mpsc::channel();
+    thread::spawn(move || -> std::io::Result<()> {
+        let mut buffer = vec![0; 65_536];
+        let (n, client) = server.recv_from(&mut buffer)?;
+        let reply = buffer[..n].to_ascii_uppercase();
+        server.send_to(&reply, client)?;
+        server.send_to(&reply, client)?;
+        let _ = both_sent.send(());
+        loop {
+            let (n, client) = server.recv_from(&mut buffer)?;
+            if &buffer[..n] == b"second" {
+                server.send_to(b"SECOND", client)?;
+                return Ok(());
+            }
+        }
+    });
+    let run = session.run_client_gated(addr, &[], ("first\n", gate, "second\n"), CLIENT_TIMEOUT)?;
+    expect_stdout(&run.stdout, "FIRST\nSECOND\n", run.success).map_err(|finding| {
+        if run.stdout.lines().nth(1) == Some("FIRST") {
+            finding.diagnosis(
+                "the second copy of FIRST was already waiting when the client sent `second`, and it \
+                 was printed as that request's answer: before each request, receive and throw away \
+                 whatever is waiting (a non-blocking receive until it would block)",
+            )
+        } else {
+            finding
+        }
+    })
 }

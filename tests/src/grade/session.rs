@@ -4,7 +4,7 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::process::{Server, StartError, Tee};
@@ -293,10 +293,12 @@ impl Session {
         stdin: &str,
         timeout: Duration,
     ) -> Result<ClientRun, Finding> {
-        let host = server.ip().to_string();
-        let port = server.port().to_string();
-        let mut full = vec!["--host", host.as_str(), "--port", port.as_str()];
-        full.extend_from_slice(args);
+        let endpoint = endpoint_args(server);
+        let full: Vec<&str> = endpoint
+            .iter()
+            .map(String::as_str)
+            .chain(args.iter().copied())
+            .collect();
         self.run_client_with(&full, stdin, timeout)
     }
 
@@ -308,7 +310,30 @@ impl Session {
         timeout: Duration,
     ) -> Result<ClientRun, Finding> {
         let command = self.subject.client.clone();
-        self.run_once(&command, args, stdin, timeout, "client")
+        self.run_once(&command, args, stdin.as_bytes().into(), timeout, "client")
+    }
+
+    /// Runs the student's client against `server` with `args`, giving it
+    /// `now` on stdin at once and `later` only when `gate` opens.
+    pub fn run_client_gated(
+        &self,
+        server: SocketAddr,
+        args: &[&str],
+        (now, gate, later): (&str, mpsc::Receiver<()>, &str),
+        timeout: Duration,
+    ) -> Result<ClientRun, Finding> {
+        let endpoint = endpoint_args(server);
+        let full: Vec<&str> = endpoint
+            .iter()
+            .map(String::as_str)
+            .chain(args.iter().copied())
+            .collect();
+        let stdin = bounded::Input {
+            now: now.as_bytes().to_vec(),
+            later: Some((gate, later.as_bytes().to_vec())),
+        };
+        let command = self.subject.client.clone();
+        self.run_once(&command, &full, stdin, timeout, "client")
     }
 
     /// Runs the student's server with exactly `args` (and a scratch folder if
@@ -319,7 +344,13 @@ impl Session {
         let scratch = self.scratch_folder_args(args);
         let mut full: Vec<&str> = args.to_vec();
         full.extend(scratch.iter().map(String::as_str));
-        self.run_once(&command, &full, "", timeout, "second server")
+        self.run_once(
+            &command,
+            &full,
+            b"".as_slice().into(),
+            timeout,
+            "second server",
+        )
     }
 
     /// `--root SCRATCH` when this lab's servers need a folder and `args` names none.
@@ -339,24 +370,19 @@ impl Session {
         &self,
         program: &str,
         args: &[&str],
-        stdin: &str,
+        stdin: bounded::Input,
         timeout: Duration,
         who: &str,
     ) -> Result<ClientRun, Finding> {
         self.note(format!("running: {}", shown(program, args)));
         let timeout = self.patient(timeout);
-        let run = bounded::run(
-            shell(program, args),
-            stdin.as_bytes(),
-            timeout,
-            &self.shared.cancelled,
-        )
-        .map_err(|err| {
-            Finding::new(
-                format!("the {who} runs"),
-                format!("it could not start: {err}"),
-            )
-        })?;
+        let run = bounded::run(shell(program, args), stdin, timeout, &self.shared.cancelled)
+            .map_err(|err| {
+                Finding::new(
+                    format!("the {who} runs"),
+                    format!("it could not start: {err}"),
+                )
+            })?;
         let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
         for line in stdout.lines().take(200) {
@@ -548,6 +574,16 @@ impl Session {
             .map_err(|err| Finding::new("a receive timeout", err.to_string()))?;
         Ok(socket)
     }
+}
+
+/// The contract's `--host IP --port PORT` that point a client at `server`.
+fn endpoint_args(server: SocketAddr) -> [String; 4] {
+    [
+        "--host".to_string(),
+        server.ip().to_string(),
+        "--port".to_string(),
+        server.port().to_string(),
+    ]
 }
 
 /// How a read of an expected reply fell short (`received` of `wanted` bytes).
