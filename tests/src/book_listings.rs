@@ -95,13 +95,33 @@ pub fn listings(book_src: &Path, html_dir: &Path) -> Result<Vec<Listing>, String
 /// (a diagram, a right-aligned number), so `book/listings` leaves them be.
 pub const TRANSCRIPTS: [&str; 2] = ["console", "text"];
 
+/// The widest line of code the book shows: a line of code does not wrap (a
+/// wrapped line reads as two), so a longer one hides its end behind a scroll
+/// bar. The workspace's `rustfmt.toml` formats the labs to this width.
+pub const MAX_COLUMNS: usize = 90;
+
 /// What is wrong with the rendered code blocks: a listing of code shifted
-/// right as a whole (every line starts with a space).
+/// right as a whole (every line starts with a space), or a line of code
+/// wider than [`MAX_COLUMNS`].
 pub fn check(book_src: &Path, html_dir: &Path) -> Result<Vec<BrokenInclude>, String> {
     let mut broken = Vec::new();
     for listing in listings(book_src, html_dir)? {
         if TRANSCRIPTS.contains(&listing.language.as_str()) {
             continue;
+        }
+        for line in listing.rendered.lines() {
+            let columns = line.chars().count();
+            if columns > MAX_COLUMNS {
+                broken.push(BrokenInclude {
+                    chapter: listing.chapter.clone(),
+                    problem: format!(
+                        "the listing at {} has a line of {columns} columns (at most \
+                         {MAX_COLUMNS} fit the page): {}",
+                        listing.name(),
+                        line.trim()
+                    ),
+                });
+            }
         }
         let mut lines = listing.rendered.lines().filter(|l| !l.trim().is_empty());
         let first = lines.clone().next();
@@ -222,6 +242,27 @@ mod tests {
         let listings = listings(&src, &build).unwrap();
         assert_eq!(listings[1].rendered, "    let x = &y;\n\n    go(x);");
         assert_eq!(listings[1].language, "rust");
+    }
+
+    #[test]
+    fn a_line_of_code_over_90_columns_is_named_but_a_transcripts_is_not() {
+        let long = format!("let x = \"{}\";", "y".repeat(80));
+        let markdown = "```text\nout\n```\n```rust,ignore\n{{#include a.rs:long}}\n```\n";
+        let html = format!(
+            "<pre><code class=\"language-text\">{}</code></pre>\
+             <pre><code class=\"language-rust ignore\">fn f() {{\n{long}\n}}</code></pre>",
+            "z".repeat(120)
+        );
+        let (_dir, src, build) = book(markdown, &html);
+        let broken = check(&src, &build).unwrap();
+        assert_eq!(broken.len(), 1, "{broken:?}");
+        assert!(
+            broken[0]
+                .problem
+                .contains("line 4 (a.rs:long) has a line of 91 columns"),
+            "{}",
+            broken[0].problem
+        );
     }
 
     #[test]

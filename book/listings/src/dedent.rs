@@ -119,8 +119,7 @@ mod tests {
 
     #[test]
     fn every_block_of_a_chapter_is_dedented_not_only_the_first() {
-        let chapter =
-            "```rust\n    one();\n```\nProse.\n```text\nout\n```\n```rust\n        two();\n```\n";
+        let chapter = "```rust\n    one();\n```\nProse.\n```text\nout\n```\n```rust\n        two();\n```\n";
         assert_eq!(
             code_blocks(chapter),
             "```rust\none();\n```\nProse.\n```text\nout\n```\n```rust\ntwo();\n```\n"
@@ -136,7 +135,8 @@ mod tests {
 
     #[test]
     fn a_block_in_a_list_item_keeps_the_items_indentation() {
-        let chapter = "1. Run:\n\n   ```rust\n       let x = 1;\n         more(x);\n   ```\n";
+        let chapter =
+            "1. Run:\n\n   ```rust\n       let x = 1;\n         more(x);\n   ```\n";
         assert_eq!(
             code_blocks(chapter),
             "1. Run:\n\n   ```rust\n   let x = 1;\n     more(x);\n   ```\n"

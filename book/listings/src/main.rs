@@ -43,8 +43,8 @@ fn run() -> Result<(), String> {
     io::stdin()
         .read_to_string(&mut input)
         .map_err(|err| format!("cannot read the book from stdin: {err}"))?;
-    let value: Value =
-        serde_json::from_str(&input).map_err(|err| format!("stdin is not mdBook's JSON: {err}"))?;
+    let value: Value = serde_json::from_str(&input)
+        .map_err(|err| format!("stdin is not mdBook's JSON: {err}"))?;
     let Value::Array(mut pair) = value else {
         return Err("stdin is not mdBook's [context, book] pair".to_string());
     };
@@ -70,7 +70,9 @@ fn dedent_items(items: &mut [Value]) {
         if let Some(Value::String(content)) = chapter.get_mut("content") {
             *content = dedent::code_blocks(content);
         }
-        if let Some(sub_items) = chapter.get_mut("sub_items").and_then(Value::as_array_mut) {
+        if let Some(sub_items) =
+            chapter.get_mut("sub_items").and_then(Value::as_array_mut)
+        {
             dedent_items(sub_items);
         }
     }
