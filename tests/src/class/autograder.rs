@@ -138,8 +138,8 @@ fn stage(lab: &Lab, programs: &Programs, hide: &[String], dir: &Path) -> Result<
         }
     }
     // Every member the workspace's Cargo.toml names must be there for cargo
-    // to load it, the book's preprocessor (book/listings) too.
-    for member in ["shared", "tests", "book/listings"] {
+    // to load it, the book's crates (book/listings, book/solutions) too.
+    for member in ["shared", "tests", "book/listings", "book/solutions"] {
         copy_crate(&suite.join(member), &dir.join(member))?;
     }
     for each in labs::all() {
