@@ -105,6 +105,16 @@ pub const MAX_COLUMNS: usize = 90;
 /// wider than [`MAX_COLUMNS`].
 pub fn check(book_src: &Path, html_dir: &Path) -> Result<Vec<BrokenInclude>, String> {
     let mut broken = Vec::new();
+    let css_path = book_src.parent().unwrap_or(book_src).join("wrap.css");
+    let css = fs::read_to_string(&css_path).unwrap_or_default();
+    broken.extend(
+        page_width_problems(&css)
+            .into_iter()
+            .map(|problem| BrokenInclude {
+                chapter: css_path.clone(),
+                problem,
+            }),
+    );
     for listing in listings(book_src, html_dir)? {
         if TRANSCRIPTS.contains(&listing.language.as_str()) {
             continue;
@@ -137,6 +147,60 @@ pub fn check(book_src: &Path, html_dir: &Path) -> Result<Vec<BrokenInclude>, Str
         }
     }
     Ok(broken)
+}
+
+/// How mdBook (0.5) lays out a page, in pixels, and the screen the book must
+/// fit: the sidebar, the page's and the content's padding on each side, a code
+/// block's padding on each side, and the width of one character of code (14px
+/// Source Code Pro is 0.6 of its size).
+const SCREEN: f64 = 1280.0;
+const SIDEBAR: f64 = 300.0;
+const PAGE_PADDING: f64 = 15.0 + 5.0;
+const CODE_PADDING: f64 = 10.0;
+const CODE_CHARACTER: f64 = 8.4;
+/// mdBook's own `--content-max-width`, where the book's CSS sets none.
+const DEFAULT_CONTENT_WIDTH: f64 = 750.0;
+
+/// What would cut a line off on a 1280-pixel-wide page, from the book's own
+/// CSS (`css`, its `additional-css`): a page too narrow for [`MAX_COLUMNS`] of
+/// code, or a kind of transcript that does not wrap.
+pub fn page_width_problems(css: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let content = css
+        .split("--content-max-width:")
+        .nth(1)
+        .and_then(|rest| rest.trim_start().split("px").next())
+        .and_then(|width| width.trim().parse::<f64>().ok())
+        .unwrap_or(DEFAULT_CONTENT_WIDTH);
+    let room = content.min(SCREEN - SIDEBAR - 2.0 * PAGE_PADDING);
+    let fits = ((room - 2.0 * CODE_PADDING) / CODE_CHARACTER).floor() as usize;
+    if fits < MAX_COLUMNS {
+        problems.push(format!(
+            "a code block on a 1280-pixel page has room for {fits} columns, not \
+             {MAX_COLUMNS}: set --content-max-width to at least {:.0}px",
+            MAX_COLUMNS as f64 * CODE_CHARACTER + 2.0 * CODE_PADDING
+        ));
+    }
+    let wrapping: Vec<&str> = css
+        .split('}')
+        .filter_map(|rule| rule.split_once('{'))
+        .filter(|(_, body)| body.contains("white-space: pre-wrap"))
+        .map(|(selectors, _)| selectors)
+        .collect();
+    for language in TRANSCRIPTS {
+        let selector = format!("code.language-{language}");
+        if !wrapping.iter().any(|selectors| {
+            selectors
+                .split(',')
+                .any(|one| one.trim().ends_with(selector.as_str()))
+        }) {
+            problems.push(format!(
+                "```{language} blocks do not wrap (no `white-space: pre-wrap` for \
+                 {selector}): a long line of output would be cut off"
+            ));
+        }
+    }
+    problems
 }
 
 /// The fenced code blocks of a chapter, in order: the opening fence's line,
@@ -211,7 +275,8 @@ fn decode(text: &str) -> String {
 mod tests {
     use super::*;
 
-    /// A book of one chapter, its page as `html`, in a temporary folder.
+    /// A book of one chapter, its page as `html`, and the book's real CSS, in
+    /// a temporary folder.
     fn book(markdown: &str, html: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let (src, build) = (dir.path().join("src"), dir.path().join("build"));
@@ -219,6 +284,11 @@ mod tests {
         fs::create_dir_all(&build).unwrap();
         fs::write(src.join("ch01.md"), markdown).unwrap();
         fs::write(build.join("ch01.html"), html).unwrap();
+        fs::write(
+            dir.path().join("wrap.css"),
+            fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../book/wrap.css")).unwrap(),
+        )
+        .unwrap();
         (dir, src, build)
     }
 
@@ -262,6 +332,30 @@ mod tests {
                 .contains("line 4 (a.rs:long) has a line of 91 columns"),
             "{}",
             broken[0].problem
+        );
+    }
+
+    #[test]
+    fn the_page_must_fit_90_columns_of_code_and_wrap_every_transcript() {
+        let wraps = "pre > code.language-text,\npre > code.language-console {\n    \
+                     white-space: pre-wrap;\n}\n";
+        let problems = page_width_problems(wraps);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("room for 86 columns"),
+            "{}",
+            problems[0]
+        );
+        let wide = format!("{wraps}:root {{ --content-max-width: 780px; }}");
+        assert_eq!(page_width_problems(&wide), Vec::<String>::new());
+        let console_only = "pre > code.language-console { white-space: pre-wrap; }\n\
+                            :root { --content-max-width: 780px; }";
+        let problems = page_width_problems(console_only);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("```text blocks do not wrap"),
+            "{}",
+            problems[0]
         );
     }
 
