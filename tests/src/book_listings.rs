@@ -292,6 +292,13 @@ mod tests {
         (dir, src, build)
     }
 
+    /// The one problem `check` finds in the book at `src` and `build`.
+    fn only_problem(src: &Path, build: &Path) -> String {
+        let broken = check(src, build).unwrap();
+        assert_eq!(broken.len(), 1, "{broken:?}");
+        broken[0].problem.clone()
+    }
+
     #[test]
     fn a_listing_rendered_indented_is_named_by_its_line_file_and_anchor() {
         let markdown = "# One\n\n```console\n$ ls\n  a\n```\n\n```rust,ignore\n\
@@ -300,14 +307,10 @@ mod tests {
                     <pre><code class=\"language-rust ignore\">    let x = &amp;y;\n\n    \
                     <span class=\"boring\">go(x);</span></code></pre>";
         let (_dir, src, build) = book(markdown, html);
-        let broken = check(&src, &build).unwrap();
-        assert_eq!(broken.len(), 1, "{broken:?}");
+        let problem = only_problem(&src, &build);
         assert!(
-            broken[0]
-                .problem
-                .contains("line 8 (../../labs/x.rs:accept)"),
-            "{}",
-            broken[0].problem
+            problem.contains("line 8 (../../labs/x.rs:accept)"),
+            "{problem}"
         );
         let listings = listings(&src, &build).unwrap();
         assert_eq!(listings[1].rendered, "    let x = &y;\n\n    go(x);");
@@ -324,14 +327,10 @@ mod tests {
             "z".repeat(120)
         );
         let (_dir, src, build) = book(markdown, &html);
-        let broken = check(&src, &build).unwrap();
-        assert_eq!(broken.len(), 1, "{broken:?}");
+        let problem = only_problem(&src, &build);
         assert!(
-            broken[0]
-                .problem
-                .contains("line 4 (a.rs:long) has a line of 91 columns"),
-            "{}",
-            broken[0].problem
+            problem.contains("line 4 (a.rs:long) has a line of 91 columns"),
+            "{problem}"
         );
     }
 
