@@ -43,9 +43,9 @@ test: build _bubblewrap
         echo "(cargo-nextest is not installed: running cargo test, which takes longer)"; \
         cargo test --workspace; \
     fi
-    target/debug/labkit check-book book/src
-    target/debug/labkit check-book-commands book/src
     @just _mdbook build book
+    target/debug/labkit check-book book/src --html book/build
+    target/debug/labkit check-book-commands book/src
 
 # Serve the book at http://localhost:3000, rebuilding when a lab's code changes
 book:

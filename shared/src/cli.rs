@@ -198,7 +198,9 @@ pub fn seconds(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(value)
         .ok()
         .filter(|duration| !duration.is_zero())
-        .ok_or_else(|| format!("{text} seconds is not a usable timeout: give a number above 0"))
+        .ok_or_else(|| {
+            format!("{text} seconds is not a usable timeout: give a number above 0")
+        })
 }
 
 #[cfg(test)]

@@ -30,8 +30,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Turns `--host` / `--port` into socket addresses, or says why it cannot.
 pub fn resolve<const P: u16>(endpoint: &Endpoint<P>) -> Result<Vec<SocketAddr>, Failure> {
     let bad_address = || {
-        Failure::new(format!("bad address '{}'", endpoint.host))
-            .hint("use an IP address such as 127.0.0.1 or ::1, or a name such as localhost")
+        Failure::new(format!("bad address '{}'", endpoint.host)).hint(
+            "use an IP address such as 127.0.0.1 or ::1, or a name such as localhost",
+        )
     };
     let addrs: Vec<SocketAddr> = (endpoint.host.as_str(), endpoint.port)
         .to_socket_addrs()
@@ -69,7 +70,8 @@ pub fn listen_with_backlog<const P: u16>(
 
 /// The three system calls, on one address.
 fn bind_and_listen(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    let socket =
+        Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     // Lets a restarted server bind at once, instead of failing for a minute
     // while the old connections sit in TIME_WAIT. It does not let two live
     // servers share a port: that still fails with "address already in use".
@@ -157,9 +159,10 @@ pub fn connect<const P: u16>(endpoint: &Endpoint<P>) -> Result<TcpStream, Failur
 /// limit of clients at once, and the kernel drops new handshakes until a
 /// place frees up. Far away, a firewall that drops packets looks the same.
 fn not_accepting_hint(addr: SocketAddr) -> String {
-    let busy = "a server is running there but not accepting connections: its accept queue \
-                (the listen backlog) is full, because it is busy with other clients or at its \
-                --max-clients limit; try again later (chapter 02 shows this with `just tool 02 crowd`)";
+    let busy = "a server is running there but not accepting connections: its \
+                accept queue (the listen backlog) is full, because it is busy \
+                with other clients or at its --max-clients limit; try again \
+                later (chapter 02 shows this with `just tool 02 crowd`)";
     if addr.ip().is_loopback() {
         busy.to_string()
     } else {
@@ -200,7 +203,9 @@ pub fn start_the_server_hint<const P: u16>(endpoint: &Endpoint<P>) -> String {
     let default_port = endpoint.port == P;
     match (lab, default_port) {
         (Some(lab), true) => {
-            format!("is the server running? start it in another terminal with `just server {lab}`")
+            format!(
+                "is the server running? start it in another terminal with `just server {lab}`"
+            )
         }
         // A port other than the default is often a typo on the client's side.
         (Some(lab), false) => format!(

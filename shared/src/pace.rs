@@ -64,7 +64,9 @@ impl Pace {
         match self.min_rate {
             None => self.within,
             // Each `rate` bytes received buy one more second.
-            Some(rate) => self.within + Duration::from_secs_f64(received as f64 / rate as f64),
+            Some(rate) => {
+                self.within + Duration::from_secs_f64(received as f64 / rate as f64)
+            }
         }
     }
     // ANCHOR_END: allowed
@@ -260,7 +262,11 @@ mod tests {
     }
 
     /// A peer that sends `bytes` one at a time, `gap` apart, then closes.
-    fn dribble(mut peer: TcpStream, bytes: &'static [u8], gap: Duration) -> thread::JoinHandle<()> {
+    fn dribble(
+        mut peer: TcpStream,
+        bytes: &'static [u8],
+        gap: Duration,
+    ) -> thread::JoinHandle<()> {
         thread::spawn(move || {
             for byte in bytes {
                 if peer.write_all(&[*byte]).is_err() {

@@ -16,12 +16,15 @@
 //!   into a gradebook; and the Gradescope autograder.
 //! - [`book`]: checks that every `{{#include file:anchor}}` in the book points
 //!   at a file and anchor that exist, so the text cannot drift from the code.
+//! - [`book_listings`]: checks the code blocks as the built book shows them
+//!   (no listing indented as a block).
 //! - [`book_commands`]: runs every shell command the book shows and checks
 //!   that it prints what the book says.
 //! - [`wire`]: tcpdump captures of lab runs, the book's packets on the wire.
 
 pub mod book;
 pub mod book_commands;
+pub mod book_listings;
 pub mod class;
 pub mod contract;
 pub mod demo;

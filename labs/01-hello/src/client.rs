@@ -15,7 +15,11 @@ pub const MAX_REPLY_SIZE: u64 = 64 * 1024;
 
 /// Sends `message` and returns the server's whole reply, which must have
 /// arrived, and ended, within `timeout`.
-pub fn ask(stream: TcpStream, message: &str, timeout: Duration) -> Result<Vec<u8>, Failure> {
+pub fn ask(
+    stream: TcpStream,
+    message: &str,
+    timeout: Duration,
+) -> Result<Vec<u8>, Failure> {
     let server = stream
         .peer_addr()
         .map_err(|err| Failure::io("find the server's address", &err))?;

@@ -49,7 +49,8 @@ fn server_exits_after_its_one_client() {
 #[test]
 fn a_reply_that_trickles_in_and_never_ends_is_cut_at_the_timeout() {
     // Each byte comes well within any sensible per-read timeout.
-    let server = FakeServer::start(peer::trickle(b"HELLO, SOCKETS", Duration::from_millis(300)));
+    let server =
+        FakeServer::start(peer::trickle(b"HELLO, SOCKETS", Duration::from_millis(300)));
     // Held by the trickle, it would wait 34 s; 10 s leaves room for a busy machine.
     peer::assert_cut_at_a_1_s_deadline(
         server

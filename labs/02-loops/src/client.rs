@@ -97,7 +97,8 @@ impl Conversation {
 
     /// Says why a reply did not come, with a hint for the common case.
     fn read_failure(&self, err: &io::Error) -> Failure {
-        let failure = Failure::io(format_args!("read the reply from {}", self.server), err);
+        let failure =
+            Failure::io(format_args!("read the reply from {}", self.server), err);
         if shared::failure::is_timeout(err) {
             failure.hint(
                 "the server may be busy with other clients, serving one at a time or at its \

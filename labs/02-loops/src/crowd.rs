@@ -122,7 +122,9 @@ fn one_client(plan: &Plan, index: usize, moments: &Moments) -> ClientResult {
     };
     match connected {
         Ok(mut stream) => {
-            if let Err(err) = round_trips(&mut stream, plan, index, &mut result.round_trip_times) {
+            if let Err(err) =
+                round_trips(&mut stream, plan, index, &mut result.round_trip_times)
+            {
                 result.error = Some(err);
             }
             moments.all_done.wait();

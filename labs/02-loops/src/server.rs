@@ -49,9 +49,11 @@ pub fn serve_one_by_one(listener: &TcpListener, settings: &Settings) {
 /// conversation in each thread.
 pub fn serve_concurrently(listener: &TcpListener, settings: &Settings) {
     let settings = settings.clone();
-    shared::slots::serve_concurrently(listener, settings.max_clients, move |connection, client| {
-        serve_client(connection, client, &settings)
-    });
+    shared::slots::serve_concurrently(
+        listener,
+        settings.max_clients,
+        move |connection, client| serve_client(connection, client, &settings),
+    );
 }
 
 /// Talks to one client until it leaves, and says how it left.
@@ -63,7 +65,9 @@ pub fn serve_client(mut connection: TcpStream, client: SocketAddr, settings: &Se
     eprintln!("{client}: connected");
     // ANCHOR: how_it_ended
     match communicate(&mut connection, client, settings) {
-        Ok(count) => eprintln!("{client}: closed the connection after {count} message(s)"),
+        Ok(count) => {
+            eprintln!("{client}: closed the connection after {count} message(s)")
+        }
         Err(err) if err.kind() == io::ErrorKind::ConnectionReset => {
             eprintln!("{client}: reset the connection (it went away without closing)");
         }

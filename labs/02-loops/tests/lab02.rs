@@ -26,7 +26,8 @@ fn ask(stream: &mut TcpStream, message: &str) -> String {
 /// A raw connection from the test itself, with a read timeout so a missing
 /// reply fails the test instead of hanging it.
 fn connect(server: &Server) -> TcpStream {
-    let stream = TcpStream::connect(server.addr()).expect("the server accepts connections");
+    let stream =
+        TcpStream::connect(server.addr()).expect("the server accepts connections");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("a read timeout can be set");
@@ -271,7 +272,9 @@ fn a_connect_to_a_full_accept_queue_says_the_server_is_busy() {
     let server = Server::start(SERVER, ["--sequential", "--backlog", "1"]).unwrap();
     // One client being served, then enough to fill the queue behind it.
     let queued: Vec<TcpStream> = (0..4)
-        .filter_map(|_| TcpStream::connect_timeout(&server.addr(), Duration::from_millis(300)).ok())
+        .filter_map(|_| {
+            TcpStream::connect_timeout(&server.addr(), Duration::from_millis(300)).ok()
+        })
         .collect();
     assert!(!queued.is_empty());
     let output = client(CLIENT, &server).arg("hello?").output().unwrap();
@@ -295,7 +298,8 @@ fn a_connect_to_a_full_accept_queue_says_the_server_is_busy() {
 fn a_tiny_backlog_stalls_connects_but_a_normal_one_does_not() {
     let crowd = Path::new(SERVER).with_file_name("lab02-crowd");
     let connect_report = |backlog: &str| {
-        let server = Server::start(SERVER, ["--sequential", "--backlog", backlog]).unwrap();
+        let server =
+            Server::start(SERVER, ["--sequential", "--backlog", backlog]).unwrap();
         let output = assert_cmd::Command::new(&crowd)
             .args([
                 "--port",
@@ -311,8 +315,7 @@ fn a_tiny_backlog_stalls_connects_but_a_normal_one_does_not() {
         assert!(output.status.success());
         String::from_utf8(output.stdout).unwrap()
     };
-    let nobody_waited =
-        "connects: 0 took 0.5 s or more (a dropped SYN is sent again after 1 s); 0 gave up";
+    let nobody_waited = "connects: 0 took 0.5 s or more (a dropped SYN is sent again after 1 s); 0 gave up";
 
     let tiny = connect_report("1");
     assert!(

@@ -26,15 +26,19 @@ impl Exchange {
     ///
     /// There is nothing to connect: we bind our own socket to any free port
     /// (the server learns it from each datagram) and remember where to send.
-    pub fn new(endpoint: &Endpoint, timeout: Duration, retries: u32) -> Result<Self, Failure> {
+    pub fn new(
+        endpoint: &Endpoint,
+        timeout: Duration,
+        retries: u32,
+    ) -> Result<Self, Failure> {
         let server = shared::net::resolve(endpoint)?[0];
         let any_port: SocketAddr = if server.is_ipv4() {
             ([0, 0, 0, 0], 0).into()
         } else {
             ([0u16; 8], 0).into()
         };
-        let socket =
-            UdpSocket::bind(any_port).map_err(|err| Failure::io("open a UDP socket", &err))?;
+        let socket = UdpSocket::bind(any_port)
+            .map_err(|err| Failure::io("open a UDP socket", &err))?;
         // Without a timeout, `recv_from` would wait forever for a reply that
         // was lost, or for a server that is not there.
         socket
@@ -75,9 +79,9 @@ impl Exchange {
         let tries = self.retries + 1;
         // ANCHOR: retry_loop
         for attempt in 1..=tries {
-            self.socket
-                .send_to(message, self.server)
-                .map_err(|err| Failure::io(format_args!("send to {}", self.server), &err))?;
+            self.socket.send_to(message, self.server).map_err(|err| {
+                Failure::io(format_args!("send to {}", self.server), &err)
+            })?;
             match self.receive_from_server() {
                 Ok(reply) => return Ok(reply),
                 Err(err) if is_timeout(&err) => {

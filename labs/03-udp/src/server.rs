@@ -71,7 +71,8 @@ pub fn serve(socket: &UdpSocket, settings: &Settings) {
         let datagram = &buffer[..kept];
         if n > settings.buffer_size {
             eprintln!(
-                "{sender}: datagram #{received} was longer than the {}-byte buffer: kept {kept} bytes, the rest is lost",
+                "{sender}: datagram #{received} was longer than the {}-byte \
+                 buffer: kept {kept} bytes, the rest is lost",
                 settings.buffer_size
             );
         } else {
@@ -81,7 +82,9 @@ pub fn serve(socket: &UdpSocket, settings: &Settings) {
             );
         }
         if settings.pretends_lost(received) {
-            eprintln!("{sender}: dropping datagram #{received} on purpose (pretend it was lost)");
+            eprintln!(
+                "{sender}: dropping datagram #{received} on purpose (pretend it was lost)"
+            );
             continue;
         }
         if let Err(err) = socket.send_to(&datagram.to_ascii_uppercase(), sender) {

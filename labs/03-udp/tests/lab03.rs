@@ -137,7 +137,9 @@ fn the_largest_datagram_goes_through_and_a_larger_one_is_refused() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     contract::assert_one_error_line(&stderr);
     assert!(
-        stderr.contains("65508 bytes does not fit in one UDP datagram (at most 65507 bytes)"),
+        stderr.contains(
+            "65508 bytes does not fit in one UDP datagram (at most 65507 bytes)"
+        ),
         "{stderr}"
     );
 }

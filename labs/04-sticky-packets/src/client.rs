@@ -28,7 +28,11 @@ impl Session {
     /// Starts a session on a connected stream. `nodelay` turns Nagle's
     /// algorithm off; a report that takes longer than `reply_timeout` is an
     /// error rather than a hang.
-    pub fn new(stream: TcpStream, reply_timeout: Duration, nodelay: bool) -> Result<Self, Failure> {
+    pub fn new(
+        stream: TcpStream,
+        reply_timeout: Duration,
+        nodelay: bool,
+    ) -> Result<Self, Failure> {
         let server = stream
             .peer_addr()
             .map_err(|err| Failure::io("find the server's address", &err))?;
@@ -71,9 +75,9 @@ impl Session {
         // Close our sending side only (the FIN): the server's next read
         // returns 0, the one boundary TCP keeps. Our receiving side stays
         // open for the report.
-        self.stream
-            .shutdown(Shutdown::Write)
-            .map_err(|err| Failure::io(format_args!("close our side towards {server}"), &err))?;
+        self.stream.shutdown(Shutdown::Write).map_err(|err| {
+            Failure::io(format_args!("close our side towards {server}"), &err)
+        })?;
         // The server closes the connection after its report, so the report
         // is everything up to the end of the stream, as in lab 01.
         // The whole report within the timeout, not each read (see lab 01).
@@ -93,7 +97,8 @@ impl Session {
 
     /// Says why the report did not come, with a hint for the common case.
     fn read_failure(&self, err: &io::Error) -> Failure {
-        let failure = Failure::io(format_args!("read the report from {}", self.server), err);
+        let failure =
+            Failure::io(format_args!("read the report from {}", self.server), err);
         if shared::failure::is_timeout(err) {
             failure.hint(format!(
                 "no report within {} s; is the server's --read-delay longer than that? \

@@ -51,8 +51,8 @@ pub fn demonstrate(size: usize, buffer: usize) -> Result<Outcome, Failure> {
     let data: Vec<u8> = (0..size).map(pattern_byte).collect();
 
     // ANCHOR: setup
-    let listener =
-        TcpListener::bind("127.0.0.1:0").map_err(|err| Failure::io("listen on 127.0.0.1", &err))?;
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .map_err(|err| Failure::io("listen on 127.0.0.1", &err))?;
     let address = listener
         .local_addr()
         .map_err(|err| Failure::io("read the bound address", &err))?;
@@ -60,8 +60,8 @@ pub fn demonstrate(size: usize, buffer: usize) -> Result<Outcome, Failure> {
     SockRef::from(&listener)
         .set_recv_buffer_size(buffer)
         .map_err(|err| Failure::io("set the receive buffer (SO_RCVBUF)", &err))?;
-    let mut sender =
-        TcpStream::connect(address).map_err(|err| Failure::io("connect to ourselves", &err))?;
+    let mut sender = TcpStream::connect(address)
+        .map_err(|err| Failure::io("connect to ourselves", &err))?;
     let (receiver, _) = listener
         .accept()
         .map_err(|err| Failure::io("accept our own connection", &err))?;

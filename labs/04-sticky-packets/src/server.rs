@@ -46,7 +46,10 @@ pub struct Settings {
 /// on how large a window they may advertise. A small receive buffer holds
 /// few bytes between reads: a large write then arrives in pieces even when
 /// the reader is slow and its read buffer is large.
-pub fn set_receive_buffer(listener: &TcpListener, bytes: usize) -> Result<usize, Failure> {
+pub fn set_receive_buffer(
+    listener: &TcpListener,
+    bytes: usize,
+) -> Result<usize, Failure> {
     let socket = socket2::SockRef::from(listener);
     socket
         .set_recv_buffer_size(bytes)
@@ -60,9 +63,11 @@ pub fn set_receive_buffer(listener: &TcpListener, bytes: usize) -> Result<usize,
 /// conversation in each thread.
 pub fn serve_concurrently(listener: &TcpListener, settings: &Settings) {
     let settings = settings.clone();
-    shared::slots::serve_concurrently(listener, settings.max_clients, move |connection, client| {
-        serve_client(connection, client, &settings)
-    });
+    shared::slots::serve_concurrently(
+        listener,
+        settings.max_clients,
+        move |connection, client| serve_client(connection, client, &settings),
+    );
 }
 
 /// Talks to one client until it leaves, and says how it left.

@@ -28,7 +28,8 @@ const THE_FIX: &str = "the fix: put the boundaries into the bytes yourself, eith
 /// A raw connection from the test itself, with a read timeout so a missing
 /// report fails the test instead of hanging it.
 fn connect(server: &Server) -> TcpStream {
-    let stream = TcpStream::connect(server.addr()).expect("the server accepts connections");
+    let stream =
+        TcpStream::connect(server.addr()).expect("the server accepts connections");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("a read timeout can be set");
@@ -152,7 +153,9 @@ fn the_report_counts_reads_and_bytes_after_the_client_closes_its_side() {
     let log = server.stop().join("\n");
     assert!(log.contains(": message 5: 1 byte |o|"), "{log}");
     assert!(
-        log.contains("finished sending: 5 bytes as 5 messages; sent back `reads=5 bytes=5`"),
+        log.contains(
+            "finished sending: 5 bytes as 5 messages; sent back `reads=5 bytes=5`"
+        ),
         "{log}"
     );
 }
@@ -298,7 +301,8 @@ fn one_large_write_takes_only_part_and_the_loop_sends_the_rest() {
         "{stdout}"
     );
     assert!(
-        stdout.ends_with("the other side received 8388608 bytes, every one in its place\n"),
+        stdout
+            .ends_with("the other side received 8388608 bytes, every one in its place\n"),
         "{stdout}"
     );
 }

@@ -40,8 +40,9 @@ impl Ask {
         let (report, count, body) = match name {
             "numbers" => {
                 let count = rest.trim().parse::<u64>().map_err(|_| {
-                    Failure::new(format!("'{typed}' has no count of bytes"))
-                        .hint("write numbers and a whole number, such as `numbers 5000000`")
+                    Failure::new(format!("'{typed}' has no count of bytes")).hint(
+                        "write numbers and a whole number, such as `numbers 5000000`",
+                    )
                 })?;
                 ("numbers", Some(count), Vec::new())
             }
@@ -88,9 +89,11 @@ impl Conversation {
         // The whole reply has --timeout, and a large one as long again as it
         // needs at the minimum rate: slow is fine, a trickle is not.
         let pace = Pace::min_rate_after(self.reply_timeout, DEFAULT_MIN_RATE);
-        let reply =
-            frame::read_frame::<Reply>(&mut Paced::from_now(&self.stream, pace), MAX_REPLY_BODY)
-                .map_err(|err| self.read_failure(&err))?;
+        let reply = frame::read_frame::<Reply>(
+            &mut Paced::from_now(&self.stream, pace),
+            MAX_REPLY_BODY,
+        )
+        .map_err(|err| self.read_failure(&err))?;
         // ANCHOR_END: ask
         reply.ok_or_else(|| {
             Failure::new(format!(
@@ -114,7 +117,8 @@ impl Conversation {
             FrameError::Io(_) | FrameError::Truncated { .. } => {
                 failure.hint("look at the server's log for the reason")
             }
-            _ => failure.hint("is the server a lab 05 server? the reply is not a lab 05 frame"),
+            _ => failure
+                .hint("is the server a lab 05 server? the reply is not a lab 05 frame"),
         }
     }
 }

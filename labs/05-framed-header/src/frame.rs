@@ -98,7 +98,9 @@ impl fmt::Display for FrameError {
                 "the frame announces a header of {size} bytes, more than the \
                  {MAX_HEADER_SIZE} bytes allowed (is the peer speaking this protocol?)"
             ),
-            FrameError::BadHeader(reason) => write!(f, "the frame's header is not valid: {reason}"),
+            FrameError::BadHeader(reason) => {
+                write!(f, "the frame's header is not valid: {reason}")
+            }
             FrameError::TooSlow(slow) => write!(f, "the frame came too slowly: {slow}"),
             FrameError::BodyTooLarge { size, limit } => write!(
                 f,
@@ -166,7 +168,10 @@ fn encode_header<H: Header>(header: &H, spare: usize) -> Result<Vec<u8>, FrameEr
 /// into tiny writes that Nagle's algorithm and delayed ACKs would slow down.
 /// `write_all`, not `write`: a single `write` may accept only part of the
 /// buffer, and the rest would silently never be sent.
-pub fn write_header<H: Header>(writer: &mut impl Write, header: &H) -> Result<(), FrameError> {
+pub fn write_header<H: Header>(
+    writer: &mut impl Write,
+    header: &H,
+) -> Result<(), FrameError> {
     // STARTER: encode the prefix and header with encode_header, and send them in one write_all
     let buffer = encode_header(header, 0)?;
     writer.write_all(&buffer)?;
@@ -237,7 +242,11 @@ fn read_full(reader: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
 }
 
 /// Turns a short count from [`read_full`] into the right error.
-fn check_complete(part: &'static str, expected: usize, received: usize) -> Result<(), FrameError> {
+fn check_complete(
+    part: &'static str,
+    expected: usize,
+    received: usize,
+) -> Result<(), FrameError> {
     if received < expected {
         return Err(FrameError::Truncated {
             part,
@@ -299,7 +308,11 @@ fn parse_header<H: Header>(json: &[u8]) -> Result<H, FrameError> {
 /// the buffer still grows only as bytes really arrive: a peer that claims
 /// 1 GiB and sends 3 bytes costs us 3 bytes (and a `Truncated` error), not
 /// a 1 GiB allocation.
-pub fn read_body(reader: &mut impl Read, size: u64, limit: u64) -> Result<Vec<u8>, FrameError> {
+pub fn read_body(
+    reader: &mut impl Read,
+    size: u64,
+    limit: u64,
+) -> Result<Vec<u8>, FrameError> {
     // STARTER: refuse a size over limit, then read exactly size bytes, growing the buffer as they arrive
     // ANCHOR: read_body
     if size > limit {
@@ -485,7 +498,9 @@ mod tests {
                 limit: 100
             }
         ));
-        assert!(read_frame::<Note>(&mut encoded("fits", &[1; 100]).as_slice(), 100).is_ok());
+        assert!(
+            read_frame::<Note>(&mut encoded("fits", &[1; 100]).as_slice(), 100).is_ok()
+        );
     }
 
     #[test]

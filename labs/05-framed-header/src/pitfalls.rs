@@ -168,14 +168,16 @@ pub fn concatenation_table(up_to: usize) -> Result<Vec<String>, String> {
         format!(
             "a reply arriving in {PIECE_SIZE}-byte pieces, gathered two ways (fastest of 3 runs):"
         ),
-        "    reply |   received += piece    |  received.extend(piece) |  += is".to_string(),
-        "     size |  MiB copied       time |  MiB copied        time |  slower".to_string(),
+        "    reply |   received += piece    |  received.extend(piece) |  += is"
+            .to_string(),
+        "     size |  MiB copied       time |  MiB copied        time |  slower"
+            .to_string(),
     ];
     let mut size = 64 * 1024;
     while size <= up_to {
         let row = compare(size)?;
-        let ratio =
-            row.concatenation_time.as_secs_f64() / row.extending_time.as_secs_f64().max(1e-9);
+        let ratio = row.concatenation_time.as_secs_f64()
+            / row.extending_time.as_secs_f64().max(1e-9);
         lines.push(format!(
             "{:>5} KiB | {:>11.1} {:>10} | {:>11.1} {:>11} | {:>6.0}x",
             size / 1024,

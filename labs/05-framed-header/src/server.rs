@@ -34,9 +34,11 @@ pub struct Settings {
 /// conversation in each thread.
 pub fn serve_concurrently(listener: &TcpListener, settings: &Settings) {
     let settings = settings.clone();
-    shared::slots::serve_concurrently(listener, settings.max_clients, move |connection, client| {
-        serve_client(connection, client, &settings)
-    });
+    shared::slots::serve_concurrently(
+        listener,
+        settings.max_clients,
+        move |connection, client| serve_client(connection, client, &settings),
+    );
 }
 
 /// Talks to one client until it leaves, and says how it left.
@@ -48,7 +50,9 @@ pub fn serve_client(mut connection: TcpStream, client: SocketAddr, settings: &Se
     eprintln!("{client}: connected");
     // ANCHOR: how_it_ended
     match communicate(&mut connection, client, settings) {
-        Ok(count) => eprintln!("{client}: closed the connection after {count} request(s)"),
+        Ok(count) => {
+            eprintln!("{client}: closed the connection after {count} request(s)")
+        }
         Err(FrameError::Io(err)) if err.kind() == io::ErrorKind::ConnectionReset => {
             eprintln!("{client}: reset the connection (it went away without closing)");
         }
@@ -64,14 +68,19 @@ pub fn serve_client(mut connection: TcpStream, client: SocketAddr, settings: &Se
         // starts, so the conversation is over; but the peer deserves to know
         // why, so we try to tell it.
         Err(bad_frame) => {
-            let told =
-                frame::write_frame(&mut connection, &Reply::error(bad_frame.to_string()), b"");
+            let told = frame::write_frame(
+                &mut connection,
+                &Reply::error(bad_frame.to_string()),
+                b"",
+            );
             let outcome = match told {
                 Ok(()) => "sent an error reply",
                 Err(_) => "could not send an error reply",
             };
             close_gently(&mut connection);
-            eprintln!("{client}: bad frame: {bad_frame}; {outcome} and closed the connection");
+            eprintln!(
+                "{client}: bad frame: {bad_frame}; {outcome} and closed the connection"
+            );
         }
     }
     // ANCHOR_END: how_it_ended
@@ -157,11 +166,13 @@ fn read_request(
     settings: &Settings,
 ) -> Result<Option<(Request, Vec<u8>)>, FrameError> {
     let deadlines = &settings.deadlines;
-    let mut header = Paced::from_first_byte(connection, deadlines.header(), settings.idle_timeout);
+    let mut header =
+        Paced::from_first_byte(connection, deadlines.header(), settings.idle_timeout);
     let Some(request) = frame::read_header::<Request>(&mut header)? else {
         return Ok(None);
     };
-    let mut body = Paced::from_now(connection, deadlines.body()).with_idle(settings.idle_timeout);
+    let mut body =
+        Paced::from_now(connection, deadlines.body()).with_idle(settings.idle_timeout);
     let body = frame::read_body(&mut body, request.body_size, MAX_REQUEST_BODY)?;
     Ok(Some((request, body)))
 }

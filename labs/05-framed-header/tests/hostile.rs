@@ -20,7 +20,8 @@ const CLIENT: &str = env!("CARGO_BIN_EXE_lab05-client");
 /// A raw connection from the test itself; a missing reply fails the test
 /// after 20 s instead of hanging it.
 fn connect(server: &Server) -> TcpStream {
-    let stream = TcpStream::connect(server.addr()).expect("the server accepts connections");
+    let stream =
+        TcpStream::connect(server.addr()).expect("the server accepts connections");
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
         .expect("a read timeout can be set");
@@ -41,7 +42,11 @@ fn long_hello_frame() -> Vec<u8> {
 
 /// Sends `wire` a byte every `gap` until the server cuts the connection;
 /// returns the error reply it sent and how long it took to get it.
-fn dribble_until_cut(stream: &mut TcpStream, wire: &[u8], gap: Duration) -> (String, Duration) {
+fn dribble_until_cut(
+    stream: &mut TcpStream,
+    wire: &[u8],
+    gap: Duration,
+) -> (String, Duration) {
     let started = Instant::now();
     let mut reader = stream.try_clone().expect("a second handle");
     let writer = std::thread::spawn({
@@ -93,7 +98,8 @@ fn with_the_defaults_a_dribbled_header_is_cut_within_15_seconds() {
 /// grace period is over, because it is far below --min-rate.
 #[test]
 fn a_body_below_the_minimum_rate_is_cut() {
-    let server = Server::start(SERVER, ["--request-timeout", "1", "--min-rate", "16384"]).unwrap();
+    let server =
+        Server::start(SERVER, ["--request-timeout", "1", "--min-rate", "16384"]).unwrap();
     let mut slow = connect(&server);
     let echo = Request {
         report: "echo".into(),
@@ -200,7 +206,9 @@ fn client_cuts_a_reply_that_trickles_in() {
 fn client_prints_a_forged_refusal_on_one_line() {
     let server = FakeServer::start(|mut connection| {
         while let Ok(Some(_)) = frame::read_header::<Request>(&mut connection) {
-            if frame::write_frame(&mut connection, &Reply::error(peer::FORGED), b"").is_err() {
+            if frame::write_frame(&mut connection, &Reply::error(peer::FORGED), b"")
+                .is_err()
+            {
                 return;
             }
         }

@@ -20,7 +20,8 @@ const CONCAT: &str = env!("CARGO_BIN_EXE_lab05-concat");
 /// A raw connection from the test itself, with a read timeout so a missing
 /// reply fails the test instead of hanging it.
 fn connect(server: &Server) -> TcpStream {
-    let stream = TcpStream::connect(server.addr()).expect("the server accepts connections");
+    let stream =
+        TcpStream::connect(server.addr()).expect("the server accepts connections");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("a read timeout can be set");
@@ -37,8 +38,14 @@ fn request(report: &str, count: Option<u64>, body: &[u8]) -> Request {
 }
 
 /// Sends one request frame and reads one reply frame.
-fn ask(stream: &mut TcpStream, report: &str, count: Option<u64>, body: &[u8]) -> (Reply, Vec<u8>) {
-    frame::write_frame(stream, &request(report, count, body), body).expect("the request is sent");
+fn ask(
+    stream: &mut TcpStream,
+    report: &str,
+    count: Option<u64>,
+    body: &[u8],
+) -> (Reply, Vec<u8>) {
+    frame::write_frame(stream, &request(report, count, body), body)
+        .expect("the request is sent");
     frame::read_frame(stream, 64 << 20)
         .expect("a whole reply frame arrives")
         .expect("the server answers before closing")
@@ -135,7 +142,8 @@ fn client_asks_for_stdin_lines_and_skips_empty_ones() {
 #[test]
 fn a_shell_command_is_refused_by_name_and_never_run() {
     let server = Server::start(SERVER, [""; 0]).unwrap();
-    let witness = std::env::temp_dir().join(format!("lab05-never-run-{}", std::process::id()));
+    let witness =
+        std::env::temp_dir().join(format!("lab05-never-run-{}", std::process::id()));
     let command = format!("touch {}", witness.display());
     client(CLIENT, &server)
         .args([command.as_str(), "hello"])
@@ -233,7 +241,8 @@ fn bad_frames_get_an_error_reply_and_the_server_keeps_serving() {
             .count()
     };
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while logged_bad_frames(&server.stderr()) < cases.len() && std::time::Instant::now() < deadline
+    while logged_bad_frames(&server.stderr()) < cases.len()
+        && std::time::Instant::now() < deadline
     {
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -447,7 +456,8 @@ fn concat_tool_shows_quadratic_copying_against_linear() {
         .skip(3)
         .map(|row| {
             let cells: Vec<&str> = row.split('|').map(str::trim).collect();
-            let first_word = |cell: &str| cell.split_whitespace().next().unwrap().to_string();
+            let first_word =
+                |cell: &str| cell.split_whitespace().next().unwrap().to_string();
             (first_word(cells[1]), first_word(cells[2]))
         })
         .collect();

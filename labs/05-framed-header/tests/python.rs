@@ -61,7 +61,9 @@ fn rust_client_output(server: &Server) -> String {
 /// The Python client, against our server, prints exactly what our client prints.
 #[test]
 fn python_client_from_the_protocol_section_talks_to_the_rust_server() {
-    if !python_is_available("python_client_from_the_protocol_section_talks_to_the_rust_server") {
+    if !python_is_available(
+        "python_client_from_the_protocol_section_talks_to_the_rust_server",
+    ) {
         return;
     }
     let server = Server::start(SERVER, [""; 0]).unwrap();

@@ -110,8 +110,11 @@ pub fn run(plan: &Plan) -> Result<(), Failure> {
     let client_bin = plan.bin_dir.join("lab06-client");
     for program in [&server_bin, &client_bin] {
         if !program.is_file() {
-            return Err(Failure::new(format!("{} is missing", program.display()))
-                .hint("build first: cargo build --release -p lab06-file-transfer --bins"));
+            return Err(
+                Failure::new(format!("{} is missing", program.display())).hint(
+                    "build first: cargo build --release -p lab06-file-transfer --bins",
+                ),
+            );
         }
     }
     let work = WorkDir(
@@ -179,12 +182,15 @@ pub fn run(plan: &Plan) -> Result<(), Failure> {
         copy_and_sync.record(round, seconds + started.elapsed().as_secs_f64(), None);
 
         make_room(&served.join("big.bin"), plan.settle)?;
-        let (seconds, peak) = run_client(&client_bin, &port, &upload, &["put", "big.bin"])?;
+        let (seconds, peak) =
+            run_client(&client_bin, &port, &upload, &["put", "big.bin"])?;
         put.record(round, seconds, peak);
         make_room(&download.join("big.bin"), plan.settle)?;
-        let (seconds, peak) = run_client(&client_bin, &port, &download, &["get", "big.bin"])?;
+        let (seconds, peak) =
+            run_client(&client_bin, &port, &download, &["get", "big.bin"])?;
         get.record(round, seconds, peak);
-        if fs::metadata(download.join("big.bin")).map(|m| m.len()).ok() != Some(plan.size) {
+        if fs::metadata(download.join("big.bin")).map(|m| m.len()).ok() != Some(plan.size)
+        {
             return Err(Failure::new("the downloaded file has the wrong size"));
         }
     }
@@ -212,7 +218,8 @@ pub fn run(plan: &Plan) -> Result<(), Failure> {
 /// baseline does not pay.
 fn hash_rate(source: &Path) -> Result<f64, Failure> {
     let started = Instant::now();
-    let mut file = File::open(source).map_err(|err| Failure::io("open the test file", &err))?;
+    let mut file =
+        File::open(source).map_err(|err| Failure::io("open the test file", &err))?;
     let mut checksum = crate::checksum::Checksum::new();
     let mut buffer = vec![0u8; crate::protocol::CHUNK_SIZE];
     let mut total = 0u64;
@@ -410,8 +417,8 @@ fn remove_if_there(path: &Path) -> Result<(), Failure> {
 // ANCHOR: baseline
 fn baseline_copy(source: &Path, destination: &Path) -> Result<f64, Failure> {
     let fail = |doing: &str, err: io::Error| Failure::io(doing, &err);
-    let listener =
-        TcpListener::bind("127.0.0.1:0").map_err(|err| fail("listen for the baseline", err))?;
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .map_err(|err| fail("listen for the baseline", err))?;
     let addr = listener
         .local_addr()
         .map_err(|err| fail("read the baseline's address", err))?;
@@ -463,7 +470,9 @@ fn start_server(
         .trim()
         .strip_prefix("listening on ")
         .and_then(|addr| addr.parse().ok())
-        .ok_or_else(|| Failure::new(format!("the server printed {line:?}, not its address")))?;
+        .ok_or_else(|| {
+            Failure::new(format!("the server printed {line:?}, not its address"))
+        })?;
     Ok((server, addr))
 }
 

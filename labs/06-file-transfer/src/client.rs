@@ -17,7 +17,8 @@ use crate::folder::{Entry, Folder};
 use crate::partial::PartialFile;
 use crate::progress::Progress;
 use crate::protocol::{
-    self, Content, MAX_LISTING_SIZE, Received, Reply, Request, SMALL_WRITES_BUFFER, Status,
+    self, Content, MAX_LISTING_SIZE, Received, Reply, Request, SMALL_WRITES_BUFFER,
+    Status,
 };
 
 /// One command, as the user typed it.
@@ -48,10 +49,12 @@ impl Command {
     /// Builds a command from its verb and its argument, if any.
     pub fn from_parts(verb: &str, argument: Option<&str>) -> Result<Command, Failure> {
         let needs = |what: &str, example: &str| {
-            Failure::new(format!("{verb} needs {what}")).hint(format!("write `{example}`"))
+            Failure::new(format!("{verb} needs {what}"))
+                .hint(format!("write `{example}`"))
         };
         let takes_nothing = || {
-            Failure::new(format!("{verb} takes no argument")).hint(format!("write just `{verb}`"))
+            Failure::new(format!("{verb} takes no argument"))
+                .hint(format!("write just `{verb}`"))
         };
         match (verb, argument) {
             ("dir", None) => Ok(Command::Dir),
@@ -62,7 +65,9 @@ impl Command {
                 "the name of a file",
                 "get NAME (dir lists the names)",
             )),
-            ("put", Some(path)) if !path.is_empty() => Ok(Command::Put(PathBuf::from(path))),
+            ("put", Some(path)) if !path.is_empty() => {
+                Ok(Command::Put(PathBuf::from(path)))
+            }
             ("put", _) => Err(needs("the path of a file", "put PATH")),
             (unknown, _) => Err(Failure::new(format!("unknown command '{unknown}'"))
                 .hint("the commands are dir, get NAME, put PATH and close")),
@@ -276,7 +281,10 @@ impl Connection {
         // ANCHOR: hung_up
         let mut byte = [0u8; 1];
         let quiet = self.stream.set_nonblocking(true).is_ok()
-            && matches!(self.stream.peek(&mut byte), Err(err) if err.kind() == io::ErrorKind::WouldBlock);
+            && matches!(
+                self.stream.peek(&mut byte),
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock
+            );
         // ANCHOR_END: hung_up
         let restored = self.stream.set_nonblocking(false).is_ok();
         !(quiet && restored)
@@ -290,22 +298,24 @@ impl Connection {
 
     /// Reads a reply header, turning an error reply into a failure.
     fn reply(&mut self, doing: &str) -> Result<Reply, Trouble> {
-        let reply = frame::read_header::<Reply>(&mut self.paced(Pace::within(self.timeout)))
-            .map_err(|err| self.broken(doing, &err))?
-            .ok_or_else(|| {
-                Trouble::Broken(
-                    Failure::new(format!(
-                        "{} closed the connection instead of answering",
-                        self.server
-                    ))
-                    .hint("look at the server's log for the reason"),
-                )
-            })?;
+        let reply =
+            frame::read_header::<Reply>(&mut self.paced(Pace::within(self.timeout)))
+                .map_err(|err| self.broken(doing, &err))?
+                .ok_or_else(|| {
+                    Trouble::Broken(
+                        Failure::new(format!(
+                            "{} closed the connection instead of answering",
+                            self.server
+                        ))
+                        .hint("look at the server's log for the reason"),
+                    )
+                })?;
         if reply.status == Status::Error {
             // The server wrote these words: shown, never obeyed (shared::text).
-            let error = reply
-                .error
-                .map_or_else(|| "the server refused".to_string(), |text| printable(&text));
+            let error = reply.error.map_or_else(
+                || "the server refused".to_string(),
+                |text| printable(&text),
+            );
             let failure = Failure::new(error);
             return Err(Trouble::InStep(match reply.hint {
                 Some(hint) => failure.hint(printable(&hint)),
@@ -335,7 +345,8 @@ impl Connection {
     /// [`Connection::broken`], with what it means for the file (`outcome`)
     /// added to the message.
     fn broken_and(&self, doing: &str, err: &FrameError, outcome: &str) -> Trouble {
-        let failure = Failure::new(format!("could not {doing} {}: {err}{outcome}", self.server));
+        let failure =
+            Failure::new(format!("could not {doing} {}: {err}{outcome}", self.server));
         Trouble::Broken(match err {
             FrameError::Io(io) if is_timeout(io) => failure
                 .hint("the server stopped answering; try again, or give it longer with --timeout"),
@@ -389,8 +400,9 @@ impl Connection {
         let size = reply.body_size;
         let mut progress = client.progress(name, size);
         let mut input = self.paced(self.body_pace());
-        let received =
-            protocol::receive_file(&mut input, size, partial, &mut |n| progress.advance(n));
+        let received = protocol::receive_file(&mut input, size, partial, &mut |n| {
+            progress.advance(n)
+        });
         progress.finish();
         let received = received.map_err(|err| {
             self.broken_and(&format!("get {name:?} from"), &err, "; nothing was kept")
@@ -443,8 +455,9 @@ impl Connection {
         })?;
         if !metadata.is_file() {
             return Err(in_step(
-                Failure::new(format!("{} is not a plain file", path.display()))
-                    .hint("put sends one file; a folder would have to be sent file by file"),
+                Failure::new(format!("{} is not a plain file", path.display())).hint(
+                    "put sends one file; a folder would have to be sent file by file",
+                ),
             ));
         }
         let size = metadata.len();
@@ -460,12 +473,15 @@ impl Connection {
         let mut progress = client.progress(&name, size);
         let sent = frame::write_header(&mut out, &Content { body_size: size })
             .and_then(|()| {
-                protocol::send_file(&mut out, &mut file, size, &mut |n| progress.advance(n))
+                protocol::send_file(&mut out, &mut file, size, &mut |n| {
+                    progress.advance(n)
+                })
             })
             .and_then(|sha256| out.flush().map(|()| sha256).map_err(FrameError::Io));
         progress.finish();
         drop(out);
-        let sha256 = sent.map_err(|err| self.broken(&format!("send {name:?} to"), &err))?;
+        let sha256 =
+            sent.map_err(|err| self.broken(&format!("send {name:?} to"), &err))?;
         let reply = self.reply(&format!("hear whether {name:?} was stored by"))?;
         // ANCHOR_END: client_put
         if reply.status != Status::Ok {

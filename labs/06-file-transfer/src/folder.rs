@@ -76,7 +76,9 @@ impl Refusal {
     pub fn hint(&self) -> &'static str {
         match self {
             Refusal::BadName(_) => "give just a file's name, as `dir` lists it",
-            Refusal::NotFound(_) | Refusal::LeavesFolder(_) => "`dir` lists the files you can get",
+            Refusal::NotFound(_) | Refusal::LeavesFolder(_) => {
+                "`dir` lists the files you can get"
+            }
             Refusal::NotAFile(_) => "only plain files are transferred; pick another name",
             Refusal::Io(..) => "look at the log of the side that failed",
         }
@@ -132,16 +134,18 @@ impl Folder {
         // The name is plain, but it may still be a symbolic link, and a link
         // can point anywhere (`notes -> /etc/passwd`). Resolve it, then check
         // that the real path is still inside our (canonical) folder.
-        let real = fs::canonicalize(self.path.join(name)).map_err(|err| match err.kind() {
-            io::ErrorKind::NotFound => Refusal::NotFound(name.to_string()),
-            _ => Refusal::Io(name.to_string(), err),
-        })?;
+        let real =
+            fs::canonicalize(self.path.join(name)).map_err(|err| match err.kind() {
+                io::ErrorKind::NotFound => Refusal::NotFound(name.to_string()),
+                _ => Refusal::Io(name.to_string(), err),
+            })?;
         if !real.starts_with(&self.path) {
             return Err(Refusal::LeavesFolder(name.to_string()));
         }
         // Only plain files: opening a folder would fail later, and opening a
         // named pipe would block until someone writes into it.
-        let metadata = fs::metadata(&real).map_err(|err| Refusal::Io(name.to_string(), err))?;
+        let metadata =
+            fs::metadata(&real).map_err(|err| Refusal::Io(name.to_string(), err))?;
         if !metadata.is_file() {
             return Err(Refusal::NotAFile(name.to_string()));
         }
@@ -245,10 +249,14 @@ mod tests {
         let (dir, folder) = shared_folder();
         let outside = tempfile::tempdir().unwrap();
         fs::write(outside.path().join("secret.txt"), "not yours").unwrap();
-        std::os::unix::fs::symlink(outside.path().join("secret.txt"), dir.path().join("leak"))
-            .unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("secret.txt"),
+            dir.path().join("leak"),
+        )
+        .unwrap();
         std::os::unix::fs::symlink("hello.txt", dir.path().join("greeting")).unwrap();
-        std::os::unix::fs::symlink("/nowhere/at/all", dir.path().join("dangling")).unwrap();
+        std::os::unix::fs::symlink("/nowhere/at/all", dir.path().join("dangling"))
+            .unwrap();
 
         assert!(matches!(
             folder.open_to_send("leak"),
@@ -259,7 +267,8 @@ mod tests {
             folder.open_to_send("dangling"),
             Err(Refusal::NotFound(_))
         ));
-        let names: Vec<String> = folder.list().unwrap().into_iter().map(|e| e.name).collect();
+        let names: Vec<String> =
+            folder.list().unwrap().into_iter().map(|e| e.name).collect();
         assert_eq!(names, ["café.txt", "greeting", "hello.txt"]);
         assert!(matches!(
             folder.check_writable("greeting"),

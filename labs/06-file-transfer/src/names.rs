@@ -56,10 +56,14 @@ pub fn check_name(name: &str) -> Result<(), BadName> {
         return refuse("'.' and '..' name folders, not files");
     }
     if name.contains(['/', '\\']) {
-        return refuse("it contains a path separator ('/' or '\\'); give just the file's name");
+        return refuse(
+            "it contains a path separator ('/' or '\\'); give just the file's name",
+        );
     }
     if name.contains('\0') {
-        return refuse("it contains a NUL byte, which ends a path early in C-based systems");
+        return refuse(
+            "it contains a NUL byte, which ends a path early in C-based systems",
+        );
     }
     if name.chars().any(char::is_control) {
         return refuse("it contains a control character");

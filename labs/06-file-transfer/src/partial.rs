@@ -229,7 +229,8 @@ pub fn is_temporary(name: &str) -> bool {
 /// hash maps safe from attackers); a counter makes each call differ.
 fn random_u64() -> u64 {
     static CALLS: AtomicU64 = AtomicU64::new(0);
-    RandomState::new().hash_one((CALLS.fetch_add(1, Ordering::Relaxed), std::process::id()))
+    RandomState::new()
+        .hash_one((CALLS.fetch_add(1, Ordering::Relaxed), std::process::id()))
 }
 
 /// Deletes the temporaries in `folder` that nobody has written to for at
@@ -399,7 +400,8 @@ mod tests {
         assert!(folder.path().join(&fresh).exists());
 
         assert_eq!(remove_stale(folder.path(), Duration::ZERO).unwrap(), 1);
-        let mut expected: Vec<String> = keep.iter().map(|name| name.to_string()).collect();
+        let mut expected: Vec<String> =
+            keep.iter().map(|name| name.to_string()).collect();
         expected.sort();
         assert_eq!(names_in(folder.path()), expected);
     }

@@ -46,7 +46,8 @@ impl Progress {
     /// A bar for `total` bytes labelled `label`, drawn on stderr if `shown`.
     pub fn new(label: &str, total: u64, shown: bool) -> Self {
         // Hidden to begin with: `advance` gives it stderr when it is time.
-        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
+        let bar =
+            ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
         if let Ok(style) = ProgressStyle::with_template(TEMPLATE) {
             bar.set_style(style.progress_chars("#."));
         }

@@ -396,7 +396,8 @@ mod tests {
         let folder = tempfile::tempdir().unwrap();
         let partial = PartialFile::create(folder.path(), "data.bin").unwrap();
         let mut input = wire.as_slice();
-        let received = receive_file(&mut input, data.len() as u64, partial, &mut |_| {}).unwrap();
+        let received =
+            receive_file(&mut input, data.len() as u64, partial, &mut |_| {}).unwrap();
         assert!(
             matches!(received, Received::Stored(ref d) if *d == digest),
             "{received:?}"
@@ -432,7 +433,8 @@ mod tests {
     fn a_body_cut_short_is_an_error_and_leaves_no_file() {
         let folder = tempfile::tempdir().unwrap();
         let partial = PartialFile::create(folder.path(), "cut.bin").unwrap();
-        let err = receive_file(&mut &[1u8; 10][..], 100, partial, &mut |_| {}).unwrap_err();
+        let err =
+            receive_file(&mut &[1u8; 10][..], 100, partial, &mut |_| {}).unwrap_err();
         assert!(
             matches!(
                 err,

@@ -50,9 +50,11 @@ enum Ending {
 /// conversation in each thread.
 pub fn serve_concurrently(listener: &TcpListener, settings: &Settings) {
     let settings = settings.clone();
-    shared::slots::serve_concurrently(listener, settings.max_clients, move |connection, client| {
-        serve_client(connection, client, &settings)
-    });
+    shared::slots::serve_concurrently(
+        listener,
+        settings.max_clients,
+        move |connection, client| serve_client(connection, client, &settings),
+    );
 }
 
 /// Talks to one client until it leaves, and says how it left.
@@ -91,7 +93,9 @@ pub fn serve_client(connection: TcpStream, client: SocketAddr, settings: &Settin
                     "a request must arrive whole within the server's --request-timeout, \
                      and a file at its --min-rate or faster"
                 }
-                _ => "the server speaks lab 06's protocol; see the chapter's Protocol section",
+                _ => {
+                    "the server speaks lab 06's protocol; see the chapter's Protocol section"
+                }
             };
             let reply = Reply::error(bad_frame.to_string(), hint);
             let told = frame::write_frame(&mut &connection, &reply, b"");
@@ -100,7 +104,9 @@ pub fn serve_client(connection: TcpStream, client: SocketAddr, settings: &Settin
                 Err(_) => "could not send an error reply",
             };
             close_gently(&connection);
-            eprintln!("{client}: bad frame: {bad_frame}; {outcome} and closed the connection");
+            eprintln!(
+                "{client}: bad frame: {bad_frame}; {outcome} and closed the connection"
+            );
         }
     }
     // ANCHOR_END: how_it_ended
@@ -232,8 +238,9 @@ fn dir(output: &mut impl Write, settings: &Settings) -> Result<String, FrameErro
             );
         }
     };
-    let listing = serde_json::to_vec(&entries)
-        .map_err(|err| FrameError::BadHeader(format!("could not encode the listing: {err}")))?;
+    let listing = serde_json::to_vec(&entries).map_err(|err| {
+        FrameError::BadHeader(format!("could not encode the listing: {err}"))
+    })?;
     frame::write_frame(output, &Reply::ok(listing.len() as u64), &listing)?;
     Ok(format!("dir: listed {} file(s)", entries.len()))
 }
@@ -315,11 +322,12 @@ fn put(
     output.flush()?;
     // ANCHOR_END: put_checks
     // ANCHOR: put_receive
-    let content = next_header::<Content>(connection, settings)?.ok_or(FrameError::Truncated {
-        part: "file frame",
-        expected: 1,
-        received: 0,
-    })?;
+    let content =
+        next_header::<Content>(connection, settings)?.ok_or(FrameError::Truncated {
+            part: "file frame",
+            expected: 1,
+            received: 0,
+        })?;
     if content.body_size != size {
         return Err(FrameError::BadHeader(format!(
             "put announced {size} bytes but the file's frame has {}",
@@ -328,8 +336,8 @@ fn put(
     }
     // However big the file, it must keep up the minimum rate once its grace
     // period is over: a trickle is cut, and its temporary deleted.
-    let mut body =
-        Paced::from_now(connection, settings.deadlines.body()).with_idle(settings.idle_timeout);
+    let mut body = Paced::from_now(connection, settings.deadlines.body())
+        .with_idle(settings.idle_timeout);
     let line = match protocol::receive_file(&mut body, size, partial, &mut |_| {})? {
         Received::Stored(sha256) => {
             frame::write_frame(output, &Reply::stored(sha256.clone()), b"")?;

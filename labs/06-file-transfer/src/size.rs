@@ -34,10 +34,12 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .iter()
         .find(|(name, _)| *name == unit)
         .map(|(_, bytes)| *bytes)
-        .ok_or_else(|| format!("unknown unit in '{text}' (try 4GiB, 64MiB, 512KiB or bytes)"))?;
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("'{text}' is not a size (try 4GiB, 64MiB, 512KiB or bytes)"))?;
+        .ok_or_else(|| {
+            format!("unknown unit in '{text}' (try 4GiB, 64MiB, 512KiB or bytes)")
+        })?;
+    let number: f64 = number.parse().map_err(|_| {
+        format!("'{text}' is not a size (try 4GiB, 64MiB, 512KiB or bytes)")
+    })?;
     let bytes = (number * multiplier as f64).round();
     if bytes > u64::MAX as f64 {
         return Err(format!("{text} is too large"));

@@ -127,7 +127,8 @@ struct Raw {
 
 impl Raw {
     fn connect(server: &Server) -> Raw {
-        let stream = TcpStream::connect(server.addr()).expect("the server accepts connections");
+        let stream =
+            TcpStream::connect(server.addr()).expect("the server accepts connections");
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .expect("a read timeout can be set");
@@ -223,12 +224,14 @@ fn dir_lists_only_plain_shared_files_with_their_sizes() {
     fs::create_dir(root.path().join("a folder")).unwrap();
     fs::write(root.path().join(temporary_name("half.iso")), b"half").unwrap();
     let outside = folder_with(&[("passwd", b"root:x:0:0")]);
-    std::os::unix::fs::symlink(outside.path().join("passwd"), root.path().join("leak")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("passwd"), root.path().join("leak"))
+        .unwrap();
     std::os::unix::fs::symlink("hello.txt", root.path().join("greeting")).unwrap();
     let server = start(root.path(), &[]);
 
     let here = tempfile::tempdir().unwrap();
-    let listing = "        1500  b.bin\n           6  greeting\n           6  hello.txt\n";
+    let listing =
+        "        1500  b.bin\n           6  greeting\n           6  hello.txt\n";
     client_in(&server, here.path())
         .write_stdin("dir\n\nget greeting\ndir\n")
         .assert()
@@ -256,7 +259,8 @@ fn refused_names_are_one_clear_error_each_and_the_session_goes_on() {
     let root = folder_with(&[("hello.txt", b"hello\n")]);
     fs::create_dir(root.path().join("sub")).unwrap();
     let outside = folder_with(&[("passwd", b"root:x:0:0")]);
-    std::os::unix::fs::symlink(outside.path().join("passwd"), root.path().join("leak")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("passwd"), root.path().join("leak"))
+        .unwrap();
     let here = folder_with(&[(".profile", b"a hidden file")]);
     let server = start(root.path(), &[]);
 
@@ -383,7 +387,9 @@ fn a_file_over_max_size_is_refused_before_it_is_sent() {
         "error: \"big.bin\" has 2.0 KiB, more than the 1.0 KiB this server accepts \
          (hint: the server's owner can raise --max-size)\n"
     );
-    assert!(String::from_utf8_lossy(&output.stdout).starts_with("put small.bin: 1024 bytes"));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).starts_with("put small.bin: 1024 bytes")
+    );
 
     let mut raw = Raw::connect(&server);
     raw.send(&Request::put("huge.iso", 5 << 30), b"");
@@ -631,7 +637,8 @@ fn a_client_killed_mid_download_leaves_no_file_and_the_server_serves_others() {
     );
     wait_until("the server noticed the client is gone", || {
         let log = server.stderr().join("\n");
-        log.contains("reset the connection") || log.contains("the peer has closed the connection")
+        log.contains("reset the connection")
+            || log.contains("the peer has closed the connection")
     });
 
     // A later client in that folder removes the temporary once it is stale.
@@ -1091,7 +1098,11 @@ fn the_client_prints_forged_names_and_errors_each_on_one_line() {
                         {"name": "plain.txt", "size": 2},
                     ]))
                     .unwrap();
-                    frame::write_frame(&mut connection, &Reply::ok(listing.len() as u64), &listing)
+                    frame::write_frame(
+                        &mut connection,
+                        &Reply::ok(listing.len() as u64),
+                        &listing,
+                    )
                 }
                 "get" => frame::write_frame(
                     &mut connection,

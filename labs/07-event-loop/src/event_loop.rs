@@ -63,7 +63,10 @@ enum Turn {
 }
 
 /// Serves every client on this one thread, until the process is stopped.
-pub fn serve(listener: std::net::TcpListener, settings: &Settings) -> Result<(), Failure> {
+pub fn serve(
+    listener: std::net::TcpListener,
+    settings: &Settings,
+) -> Result<(), Failure> {
     // ANCHOR: setup
     // A blocking accept or read would stop the whole server: every socket
     // must answer WouldBlock instead of waiting.
@@ -133,7 +136,9 @@ pub fn serve(listener: std::net::TcpListener, settings: &Settings) -> Result<(),
                 continue;
             };
             match connection.serve_turn(&mut chunk, settings) {
-                Turn::End(ending) => close(&poll, &mut connections, token, ending, settings),
+                Turn::End(ending) => {
+                    close(&poll, &mut connections, token, ending, settings)
+                }
                 turn => {
                     if matches!(turn, Turn::Again) {
                         unfinished.push(token);
@@ -216,7 +221,11 @@ fn close(
 
 /// Closes every connection whose time is up: idle too long, or refused and
 /// given its [`GENTLE_CLOSE_TIME`].
-fn close_expired(poll: &Poll, connections: &mut HashMap<Token, Connection>, settings: &Settings) {
+fn close_expired(
+    poll: &Poll,
+    connections: &mut HashMap<Token, Connection>,
+    settings: &Settings,
+) {
     let now = Instant::now();
     let expired: Vec<Token> = connections
         .iter()
@@ -423,7 +432,11 @@ impl Connection {
     }
 
     /// Asks `poll` for exactly what this connection waits for now.
-    fn update_interest(&mut self, registry: &mio::Registry, token: Token) -> io::Result<()> {
+    fn update_interest(
+        &mut self,
+        registry: &mio::Registry,
+        token: Token,
+    ) -> io::Result<()> {
         // ANCHOR: update_interest
         // WRITABLE only while replies wait: a socket with room in its send
         // buffer is writable nearly all the time, and asking for that would

@@ -35,7 +35,10 @@ pub struct LineTooLong;
 ///
 /// On [`LineTooLong`], the replies to the lines before the long one are
 /// already in `outgoing`, so they are still sent before the error line.
-pub fn answer_lines(incoming: &mut Vec<u8>, outgoing: &mut Vec<u8>) -> Result<usize, LineTooLong> {
+pub fn answer_lines(
+    incoming: &mut Vec<u8>,
+    outgoing: &mut Vec<u8>,
+) -> Result<usize, LineTooLong> {
     // ANCHOR: answer_lines
     let mut start = 0;
     let mut answered = 0;

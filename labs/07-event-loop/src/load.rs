@@ -135,7 +135,8 @@ pub fn run(plan: &Plan) -> Result<Report, Failure> {
     let mut waiting = peers.iter().flatten().count();
     while waiting > 0 && wait(&mut poll, &mut events, deadline)? {
         for event in events.iter() {
-            let Some(peer) = peers.get_mut(event.token().0).and_then(Option::as_mut) else {
+            let Some(peer) = peers.get_mut(event.token().0).and_then(Option::as_mut)
+            else {
                 continue;
             };
             if !matches!(peer.stage, Stage::Connecting) {
@@ -227,8 +228,11 @@ pub fn run(plan: &Plan) -> Result<Report, Failure> {
 /// nothing changes.
 fn start_connect(poll: &Poll, server: SocketAddr, token: Token) -> io::Result<TcpStream> {
     let mut stream = TcpStream::connect(server)?;
-    poll.registry()
-        .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)?;
+    poll.registry().register(
+        &mut stream,
+        token,
+        Interest::READABLE | Interest::WRITABLE,
+    )?;
     Ok(stream)
 }
 
@@ -249,7 +253,11 @@ fn connect_outcome(stream: &TcpStream) -> io::Result<bool> {
 }
 
 /// Waits for events until `deadline`; `Ok(false)` when time is up.
-fn wait(poll: &mut Poll, events: &mut Events, deadline: Instant) -> Result<bool, Failure> {
+fn wait(
+    poll: &mut Poll,
+    events: &mut Events,
+    deadline: Instant,
+) -> Result<bool, Failure> {
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -282,7 +290,12 @@ fn start_round(peer: &mut Peer, index: usize, round: usize, size: usize) {
 /// Moves one connection along: writes what is left of its line, reads what
 /// has come of its reply, checks a whole reply and starts the next round,
 /// until the socket says `WouldBlock`.
-fn pump(peer: &mut Peer, index: usize, plan: &Plan, report: &mut Report) -> Result<(), String> {
+fn pump(
+    peer: &mut Peer,
+    index: usize,
+    plan: &Plan,
+    report: &mut Report,
+) -> Result<(), String> {
     let mut chunk = [0; 4096];
     loop {
         let Stage::Asking {
@@ -303,7 +316,11 @@ fn pump(peer: &mut Peer, index: usize, plan: &Plan, report: &mut Report) -> Resu
             continue;
         }
         let n = match peer.stream.read(&mut chunk) {
-            Ok(0) => return Err("the server closed the connection before replying".to_string()),
+            Ok(0) => {
+                return Err(
+                    "the server closed the connection before replying".to_string()
+                );
+            }
             Ok(n) => n,
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(()),
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,

@@ -66,7 +66,9 @@ impl Ending {
             Ending::Failed(err) if err.kind() == io::ErrorKind::ConnectionReset => {
                 eprintln!("{peer}: reset the connection (it went away without closing)");
             }
-            Ending::Failed(err) => eprintln!("{peer}: {}; closing the connection", describe(err)),
+            Ending::Failed(err) => {
+                eprintln!("{peer}: {}; closing the connection", describe(err))
+            }
         }
     }
 }

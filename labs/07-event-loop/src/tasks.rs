@@ -24,7 +24,10 @@ use crate::lines::{self, LineTooLong};
 use crate::server::{Ending, GENTLE_CLOSE_TIME, Milestones, READ_CHUNK, Settings};
 
 /// Serves every client on this one thread, until the process is stopped.
-pub fn serve(listener: std::net::TcpListener, settings: &Settings) -> Result<(), Failure> {
+pub fn serve(
+    listener: std::net::TcpListener,
+    settings: &Settings,
+) -> Result<(), Failure> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
@@ -84,11 +87,12 @@ async fn serve_client(mut stream: TcpStream, peer: SocketAddr, settings: Arc<Set
         // task is not preempted while it answers them); the timeout turns a
         // silent client into an ending instead of a task that waits forever.
         let mut limited = (&mut stream).take(READ_CHUNK as u64);
-        let n = match timeout(settings.idle_timeout, limited.read_buf(&mut incoming)).await {
-            Err(_elapsed) => break Ending::Silent,
-            Ok(Err(err)) => break Ending::Failed(err),
-            Ok(Ok(n)) => n,
-        };
+        let n =
+            match timeout(settings.idle_timeout, limited.read_buf(&mut incoming)).await {
+                Err(_elapsed) => break Ending::Silent,
+                Ok(Err(err)) => break Ending::Failed(err),
+                Ok(Ok(n)) => n,
+            };
         if n == 0 {
             break Ending::Closed {
                 answered,
@@ -137,7 +141,9 @@ async fn close_gently(stream: &mut TcpStream) {
     // client's task from its start (an async fn's locals live in its
     // future), 4 KiB times 10,000 clients.
     let mut discard = vec![0; 4096];
-    while let Ok(Ok(n)) = tokio::time::timeout_at(deadline, stream.read(&mut discard)).await {
+    while let Ok(Ok(n)) =
+        tokio::time::timeout_at(deadline, stream.read(&mut discard)).await
+    {
         if n == 0 {
             break;
         }

@@ -37,7 +37,8 @@ fn start(engine: &str, more: &[&str]) -> Server {
 /// A raw connection from the test itself, with a timeout so a missing reply
 /// fails the test instead of hanging it.
 fn connect(server: &Server) -> TcpStream {
-    let stream = TcpStream::connect(server.addr()).expect("the server accepts connections");
+    let stream =
+        TcpStream::connect(server.addr()).expect("the server accepts connections");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("a read timeout can be set");
@@ -64,7 +65,8 @@ fn read_to_end(stream: &mut TcpStream) -> Vec<u8> {
 
 /// What `/proc/PID/status` says about the server (Linux).
 fn status_field(server: &Server, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).ok()?;
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", server.pid())).ok()?;
     let line = status.lines().find_map(|line| line.strip_prefix(field))?;
     line.split_whitespace().next()?.parse().ok()
 }
@@ -86,7 +88,9 @@ macro_rules! for_both_engines {
 mod python_asyncio {
     #[test]
     fn lines_split_across_reads_and_merged_in_one_read_are_each_answered() {
-        super::lines_split_across_reads_and_merged_in_one_read_are_each_answered("python");
+        super::lines_split_across_reads_and_merged_in_one_read_are_each_answered(
+            "python",
+        );
     }
 
     #[test]
@@ -135,7 +139,8 @@ fn lines_split_across_reads_and_merged_in_one_read_are_each_answered(engine: &st
 /// 1,000 clients connected together all get their replies, and the kernel
 /// counts at most 2 threads in the server while they are connected.
 fn a_thousand_simultaneous_clients_are_all_answered_by_at_most_two_threads(engine: &str) {
-    lab07_event_loop::open_files::raise_to_hold(1100).expect("the test can hold 1,000 sockets");
+    lab07_event_loop::open_files::raise_to_hold(1100)
+        .expect("the test can hold 1,000 sockets");
     let server = start(engine, &["--quiet"]);
     let mut streams: Vec<TcpStream> = (0..1000).map(|_| connect(&server)).collect();
     for (i, stream) in streams.iter_mut().enumerate() {
@@ -148,7 +153,8 @@ fn a_thousand_simultaneous_clients_are_all_answered_by_at_most_two_threads(engin
         assert_eq!(read_n(stream, expected.len()), expected.as_bytes());
     }
     if cfg!(target_os = "linux") {
-        let threads = status_field(&server, "Threads:").expect("the server's /proc status");
+        let threads =
+            status_field(&server, "Threads:").expect("the server's /proc status");
         assert!(threads <= 2, "{threads} threads with 1,000 clients");
     }
 }
@@ -159,8 +165,8 @@ fn a_thousand_simultaneous_clients_are_all_answered_by_at_most_two_threads(engin
 /// times over, while the flooder keeps trying.
 fn a_client_that_never_reads_does_not_delay_another(engine: &str) {
     let server = start(engine, &["--quiet"]);
-    let mut flooder =
-        connect_with_a_small_window(server.addr()).expect("the server accepts connections");
+    let mut flooder = connect_with_a_small_window(server.addr())
+        .expect("the server accepts connections");
     let mut polite = connect(&server);
     // Flood for a while first: a server that reads everything would now
     // be holding everything it could not send.
@@ -343,7 +349,9 @@ fn the_load_mode_holds_every_connection_and_checks_every_reply(engine: &str) {
              round trips: 600 of 600, every reply checked\n\
              failures: 0\n",
         );
-    assert!(server.wait_for_stderr("100 clients connected at once", Duration::from_secs(5)));
+    assert!(
+        server.wait_for_stderr("100 clients connected at once", Duration::from_secs(5))
+    );
 }
 
 /// Several lines on one connection, from arguments or from stdin; an empty

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use labkit::grade::{self, Subject};
-use labkit::{book, demo, labs, starter};
+use labkit::{book, book_listings, demo, labs, starter};
 use shared::Failure;
 
 /// Runs lab demos and checks the book; `just` calls it for you.
@@ -76,11 +76,14 @@ enum Action {
     },
     /// Checks that every starter builds and fails its grade, and every reference passes
     CheckStarters,
-    /// Checks that every {{#include file:anchor}} and every link between chapters resolves
+    /// Checks that every {{#include file:anchor}} and every link between chapters resolves, and that the built pages show every listing at the margin
     CheckBook {
         /// The book's source folder
         #[arg(default_value = "book/src")]
         src: PathBuf,
+        /// The built book (mdbook build book), whose pages show the listings as readers see them
+        #[arg(long, default_value = "book/build")]
+        html: PathBuf,
     },
     /// Captures the book's packets on the wire with tcpdump (needs root), or checks them
     Captures {
@@ -272,20 +275,27 @@ fn main() -> ExitCode {
         }
         Action::CheckBookCommands { src, times } => check_book_commands(&src, times),
         Action::Captures { check } => captures(check),
-        Action::CheckBook { src } => {
+        Action::CheckBook { src, html } => {
             let mut broken = book::check_includes(&src).map_err(Failure::new)?;
             broken.extend(book::check_links(&src).map_err(Failure::new)?);
+            let unresolved = broken.len();
+            broken.extend(book_listings::check(&src, &html).map_err(Failure::new)?);
             for include in &broken {
                 eprintln!("{}: {}", include.chapter.display(), include.problem);
             }
-            if broken.is_empty() {
-                Ok(())
-            } else {
+            if unresolved > 0 {
                 Err(Failure::new(format!(
-                    "{} book include(s) or link(s) point at something that is not there",
-                    broken.len()
+                    "{unresolved} book include(s) or link(s) point at something that is not there"
                 ))
                 .hint("fix the path or the heading, or add the ANCHOR / ANCHOR_END markers to the source"))
+            } else if !broken.is_empty() {
+                Err(Failure::new(format!(
+                    "{} listing(s) of the built book do not read as they should",
+                    broken.len()
+                ))
+                .hint("each line above says which and why; rebuild the book (mdbook build book) after a fix"))
+            } else {
+                Ok(())
             }
         }
     })

@@ -23,14 +23,19 @@ pub fn mismatch(shown: &[String], printed: &str, varies: &[Varies]) -> Option<St
     while got.last().is_some_and(String::is_empty) {
         got.pop();
     }
+    // Reports quote both sides as written, not normalised: a writer copies
+    // the printed lines into the book, and placeholders (`N`, `PORT`) must
+    // not go there.
+    let printed_lines: Vec<String> = printed.lines().map(String::from).collect();
     if varies.contains(&Varies::Among) {
         let mut rest = got.iter();
         let missing = want
             .iter()
-            .find(|line| !rest.by_ref().any(|candidate| candidate == *line))?;
+            .position(|line| !rest.by_ref().any(|candidate| candidate == line))?;
         return Some(format!(
-            "the book shows the line\n    {missing}\n  which is not in (or not in that order in) the output:\n{}",
-            indent(&got)
+            "the book shows the line\n    {}\n  which is not in (or not in that order in) the output:\n{}",
+            shown[missing],
+            indent(&printed_lines)
         ));
     }
     if varies.contains(&Varies::Order) {
@@ -43,11 +48,15 @@ pub fn mismatch(shown: &[String], printed: &str, varies: &[Varies]) -> Option<St
     let first = (0..want.len().max(got.len()))
         .find(|&i| want.get(i) != got.get(i))
         .unwrap_or(0);
+    let which = if varies.contains(&Varies::Order) {
+        "the lines differ (in any order)".to_string()
+    } else {
+        format!("line {} differs", first + 1)
+    };
     Some(format!(
-        "line {} differs\n  the book shows:\n{}\n  the command printed:\n{}",
-        first + 1,
-        indent(&want),
-        indent(&got)
+        "{which}\n  the book shows:\n{}\n  the command printed:\n{}",
+        indent(shown),
+        indent(&printed_lines)
     ))
 }
 
@@ -61,6 +70,22 @@ fn indent(lines: &[String]) -> String {
         .map(|line| format!("    {line}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The `varies digests` or `varies numbers` marker that changes nothing in
+/// the shown output, if any: the shown text has no digest or no number left
+/// to vary (placeholders copied into the book in place of a real run), so
+/// the comparison would pass whatever the command printed.
+pub fn idle_marker(shown: &[String], varies: &[Varies]) -> Option<Varies> {
+    varies
+        .iter()
+        .copied()
+        .filter(|marker| matches!(marker, Varies::Digests | Varies::Numbers))
+        .find(|&marker| {
+            shown
+                .iter()
+                .all(|line| normalise(line, &[marker]) == normalise(line, &[]))
+        })
 }
 
 /// One line with its varying parts replaced by placeholders.
@@ -237,6 +262,40 @@ mod tests {
             mismatch(&shown, "time: 10 bytes: \"1795399999\"", &[Varies::Numbers]),
             None
         );
+    }
+
+    #[test]
+    fn a_mismatch_report_quotes_both_sides_as_written_not_normalised() {
+        // A writer fixes a stale output by copying what the report says the
+        // command printed: placeholders there would end up in the book.
+        let shown = lines("alice,100 from 127.0.0.1:41234\nbob,90");
+        let printed = "alice,110 from 127.0.0.1:50000\ncarol,90\n";
+        let report = mismatch(&shown, printed, &[Varies::Numbers]).unwrap();
+        assert!(
+            report.contains("alice,110 from 127.0.0.1:50000"),
+            "{report}"
+        );
+        assert!(
+            report.contains("alice,100 from 127.0.0.1:41234"),
+            "{report}"
+        );
+        assert!(
+            !report.contains(",N") && !report.contains("PORT"),
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn a_varies_marker_on_output_it_cannot_change_is_an_error() {
+        let leaked = lines("student,score\nalice,N,N");
+        assert!(idle_marker(&leaked, &[Varies::Numbers]).is_some());
+        assert_eq!(idle_marker(&lines("alice,100,N"), &[Varies::Numbers]), None);
+        assert!(idle_marker(&lines("SHA-256 DIGEST"), &[Varies::Digests]).is_some());
+        assert_eq!(
+            idle_marker(&lines("SHA-256 0badc0de"), &[Varies::Digests]),
+            None
+        );
+        assert_eq!(idle_marker(&lines("b\na"), &[Varies::Order]), None);
     }
 
     #[test]

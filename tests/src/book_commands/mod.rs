@@ -137,6 +137,7 @@ pub fn check(book_src: &Path, setup: &Setup) -> Result<Summary, String> {
         for shown in steps.iter_mut().filter_map(|step| step.shown.as_mut()) {
             *shown = expand_includes(shown, dir).map_err(|err| format!("{name}: {err}"))?;
         }
+        idle_markers(&steps).map_err(|err| format!("{name}:{err}"))?;
         if !steps.is_empty() {
             chapters.push((name, steps));
         }
@@ -165,6 +166,28 @@ pub fn check(book_src: &Path, setup: &Setup) -> Result<Summary, String> {
         }
     }
     Ok(summary)
+}
+
+/// Fails on a block whose `varies digests` or `varies numbers` marker
+/// changes nothing in any output the block shows: placeholders copied into
+/// the book in place of a real run would otherwise pass whatever runs.
+fn idle_markers(steps: &[Step]) -> Result<(), String> {
+    for step in steps {
+        let block: Vec<String> = steps
+            .iter()
+            .filter(|other| other.block == step.block)
+            .flat_map(|other| other.shown.iter().flatten().cloned())
+            .collect();
+        if let Some(marker) = compare::idle_marker(&block, &step.varies) {
+            return Err(format!(
+                "{}: the output shown has nothing a `{marker:?}` marker could vary \
+                 (placeholders in place of a real run's output?): show what a real run \
+                 printed, as a failed check's report quotes it",
+                step.line
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Shown output with each whole-file `{{#include path}}` line replaced by the
@@ -445,8 +468,8 @@ fn read(path: &Path) -> String {
 mod tests {
     use super::*;
 
-    /// Runs one small chapter, unsandboxed, in a scratch copy of this suite.
-    fn run(chapter: &str) -> Summary {
+    /// Checks one small chapter, unsandboxed, in a scratch copy of this suite.
+    fn try_run(chapter: &str) -> Result<Summary, String> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("chapter.md");
         fs::write(&path, chapter).unwrap();
@@ -456,7 +479,12 @@ mod tests {
             suite,
             sandboxed: false,
         };
-        check(&path, &setup).unwrap()
+        check(&path, &setup)
+    }
+
+    /// Runs one small chapter that the checker can read.
+    fn run(chapter: &str) -> Summary {
+        try_run(chapter).unwrap()
     }
 
     #[test]
@@ -481,6 +509,17 @@ mod tests {
         let problem = &summary.problems[0];
         assert!(problem.contains("chapter.md:2"), "{problem}");
         assert!(problem.contains("line 2 differs"), "{problem}");
+    }
+
+    #[test]
+    fn placeholders_under_a_varies_marker_stop_the_check_before_anything_runs() {
+        let chapter =
+            "<!-- book-check: varies numbers -->\n```console\n$ cat grades.csv\nalice,N,N\n```\n";
+        let err = try_run(chapter).unwrap_err();
+        assert!(
+            err.contains("chapter.md:3") && err.contains("Numbers"),
+            "{err}"
+        );
     }
 
     #[test]

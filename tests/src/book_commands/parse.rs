@@ -68,6 +68,9 @@ pub enum Marker {
 pub struct Step {
     /// The line of the chapter the command is on (1-based).
     pub line: usize,
+    /// The line of the code fence that opens its block: the steps of one
+    /// block share the block's markers.
+    pub block: usize,
     /// The shell text, as the reader would type it.
     pub command: String,
     /// The output the book shows for it; `None` when it shows none.
@@ -215,6 +218,7 @@ fn prompt_block(body: &[(usize, &str)]) -> Vec<Step> {
 fn step(line: usize, command: String, shown: Option<Vec<String>>) -> Step {
     Step {
         line,
+        block: 0,
         command,
         shown,
         mode: Mode::Run,
@@ -271,6 +275,9 @@ fn apply_markers(
             )),
             None => Ok(()),
         };
+    }
+    for step in &mut block {
+        step.block = fence_line;
     }
     for marker in markers {
         match marker {

@@ -137,7 +137,9 @@ fn stage(lab: &Lab, programs: &Programs, hide: &[String], dir: &Path) -> Result<
                 .map_err(|err| format!("cannot copy {}: {err}", from.display()))?;
         }
     }
-    for member in ["shared", "tests"] {
+    // Every member the workspace's Cargo.toml names must be there for cargo
+    // to load it, the book's crates (book/listings, book/solutions) too.
+    for member in ["shared", "tests", "book/listings", "book/solutions"] {
         copy_crate(&suite.join(member), &dir.join(member))?;
     }
     for each in labs::all() {

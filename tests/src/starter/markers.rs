@@ -5,9 +5,10 @@
 pub(super) const BEGIN: &str = "// STARTER:";
 /// Closes a region.
 const END: &str = "// STARTER_END";
-/// rustfmt's line width: a longer `todo!(…)` goes on three lines, as rustfmt
-/// would put it, so that a starter is already formatted.
-const MAX_WIDTH: usize = 100;
+/// The labs' rustfmt line width (the suite's `rustfmt.toml`, which starters
+/// get too): a longer `todo!(…)` goes on three lines, as rustfmt would put
+/// it, so that a starter is already formatted.
+const MAX_WIDTH: usize = 90;
 /// What a starter's `lib.rs` gets after its `//!` docs.
 ///
 /// A removed region leaves behind the imports, parameters and private helpers
@@ -262,6 +263,8 @@ impl Thing {
         assert_eq!(lines[2], format!("            \"{text}\""));
         assert_eq!(lines[3], "        )");
         assert_eq!(todo_lines("", "short").len(), 2);
+        // 94 columns on one line: over the labs' rustfmt width (rustfmt.toml).
+        assert_eq!(todo_lines("    ", &"x".repeat(80)).len(), 4);
     }
 
     #[test]

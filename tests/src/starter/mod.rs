@@ -210,8 +210,9 @@ pub fn generate(lab: &Lab, suite: &Path) -> Result<Starter, String> {
     ));
     // The suite's lock file: the same versions it was tested with, and no
     // download on a machine that has built the suite. Cargo drops what the
-    // starter does not use.
-    for name in ["Cargo.lock", "clippy.toml"] {
+    // starter does not use. And its lints and line width, so the starter's
+    // code is formatted as the suite's is.
+    for name in ["Cargo.lock", "clippy.toml", "rustfmt.toml"] {
         if let Ok(bytes) = fs::read(suite.join(name)) {
             files.push((PathBuf::from(name), bytes));
         }

@@ -52,7 +52,8 @@ fn main() -> ExitCode {
         // ANCHOR: connect_report
         writeln!(
             out,
-            "connects: {} of {} clients connected; fastest {:.1} ms, median {:.1} ms, slowest {:.1} ms",
+            "connects: {} of {} clients connected; \
+             fastest {:.1} ms, median {:.1} ms, slowest {:.1} ms",
             report.connect_times.len(),
             plan.clients,
             ms(percentile(&report.connect_times, 0.0)),
@@ -66,7 +67,8 @@ fn main() -> ExitCode {
             .count();
         writeln!(
             out,
-            "connects: {slow} took 0.5 s or more (a dropped SYN is sent again after 1 s); {} gave up after {} s",
+            "connects: {slow} took 0.5 s or more (a dropped SYN is sent again \
+             after 1 s); {} gave up after {} s",
             report.failed_connects,
             plan.connect_timeout.as_secs_f64()
         )?;

@@ -31,7 +31,8 @@ fn main() -> ExitCode {
             max_clients: usize::from(args.serving.max_clients),
             log_messages: !args.serving.quiet,
         };
-        let listener = shared::net::listen_with_backlog(&args.endpoint, args.serving.backlog)?;
+        let listener =
+            shared::net::listen_with_backlog(&args.endpoint, args.serving.backlog)?;
         shared::net::announce(listener.local_addr())?;
         if args.sequential {
             eprintln!("serving one client at a time");

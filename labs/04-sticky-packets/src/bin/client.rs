@@ -56,7 +56,9 @@ fn main() -> ExitCode {
         // ANCHOR: write_each
         let messages: Box<dyn Iterator<Item = Vec<u8>>> = if args.messages.is_empty() {
             let size = args.size as usize;
-            Box::new((0..args.count as usize).map(move |i| client::generated_message(i, size)))
+            Box::new(
+                (0..args.count as usize).map(move |i| client::generated_message(i, size)),
+            )
         } else {
             Box::new(args.messages.iter().map(|text| text.as_bytes().to_vec()))
         };

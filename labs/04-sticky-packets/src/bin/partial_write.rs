@@ -28,7 +28,8 @@ struct Args {
 fn main() -> ExitCode {
     let args: Args = shared::cli::parse();
     shared::run(|| {
-        let outcome = partial_write::demonstrate(args.size as usize, args.buffer as usize)?;
+        let outcome =
+            partial_write::demonstrate(args.size as usize, args.buffer as usize)?;
         let mut out = io::stdout().lock();
         writeln!(
             out,

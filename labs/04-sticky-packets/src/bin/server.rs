@@ -52,7 +52,8 @@ fn main() -> ExitCode {
             read_delay: args.read_delay,
             read_buffer_size: args.read_buffer as usize,
         };
-        let listener = shared::net::listen_with_backlog(&args.endpoint, args.serving.backlog)?;
+        let listener =
+            shared::net::listen_with_backlog(&args.endpoint, args.serving.backlog)?;
         let receive_buffer = match args.receive_buffer {
             Some(bytes) => Some(server::set_receive_buffer(&listener, bytes as usize)?),
             None => None,

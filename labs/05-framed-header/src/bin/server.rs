@@ -31,7 +31,8 @@ fn main() -> ExitCode {
             max_clients: usize::from(args.serving.max_clients),
             log_requests: !args.serving.quiet,
         };
-        let listener = shared::net::listen_with_backlog(&args.endpoint, args.serving.backlog)?;
+        let listener =
+            shared::net::listen_with_backlog(&args.endpoint, args.serving.backlog)?;
         shared::net::announce(listener.local_addr())?;
         eprintln!("serving up to {} clients at once", settings.max_clients);
         server::serve_concurrently(&listener, &settings);

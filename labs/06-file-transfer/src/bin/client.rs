@@ -66,7 +66,9 @@ fn main() -> ExitCode {
         if let Ok(stale) = partial::remove_stale(folder.path(), STALE_AFTER)
             && stale > 0
         {
-            eprintln!("removed {stale} unfinished temporary file(s) left by a killed client");
+            eprintln!(
+                "removed {stale} unfinished temporary file(s) left by a killed client"
+            );
         }
         let settings = client::Settings {
             timeout: args.timeout,

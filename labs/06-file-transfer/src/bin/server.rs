@@ -56,10 +56,13 @@ fn main() -> ExitCode {
             max_clients: usize::from(args.serving.max_clients),
             log_commands: !args.serving.quiet,
         };
-        let listener = shared::net::listen_with_backlog(&args.endpoint, args.serving.backlog)?;
+        let listener =
+            shared::net::listen_with_backlog(&args.endpoint, args.serving.backlog)?;
         shared::net::announce(listener.local_addr())?;
         if stale > 0 {
-            eprintln!("removed {stale} unfinished temporary file(s) left by an earlier run");
+            eprintln!(
+                "removed {stale} unfinished temporary file(s) left by an earlier run"
+            );
         }
         eprintln!(
             "sharing the folder {root} (files up to {}), serving up to {} client(s) at once",

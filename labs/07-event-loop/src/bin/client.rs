@@ -113,7 +113,9 @@ fn put_under_load(args: &Args, connections: usize) -> Result<(), Failure> {
             "{} of {} connections failed; the first: {first}",
             report.failures, plan.connections
         ))
-        .hint("look at the server's log; is it running, and is its --backlog large enough?")),
+        .hint(
+            "look at the server's log; is it running, and is its --backlog large enough?",
+        )),
     }
 }
 

@@ -71,7 +71,9 @@ fn main() -> ExitCode {
         }
         match args.engine {
             Engine::Mio => {
-                eprintln!("serving every client from one thread: a readiness loop with mio");
+                eprintln!(
+                    "serving every client from one thread: a readiness loop with mio"
+                );
                 event_loop::serve(listener, &settings)
             }
             Engine::Tokio => {
