@@ -72,6 +72,30 @@ pub fn check_links(book_src: &Path) -> Result<Vec<BrokenInclude>, String> {
     Ok(broken)
 }
 
+/// The most lines a page of the book may have: past that, a chapter stops
+/// reading as one sitting, and what goes further belongs on a page of its own.
+pub const MAX_PAGE_LINES: usize = 800;
+
+/// Every page of the book longer than [`MAX_PAGE_LINES`].
+pub fn check_lengths(book_src: &Path) -> Result<Vec<BrokenInclude>, String> {
+    let mut long = Vec::new();
+    for chapter in markdown_files(book_src)? {
+        let text = fs::read_to_string(&chapter)
+            .map_err(|err| format!("cannot read {}: {err}", chapter.display()))?;
+        let lines = text.lines().count();
+        if lines > MAX_PAGE_LINES {
+            long.push(BrokenInclude {
+                chapter,
+                problem: format!(
+                    "has {lines} lines, more than the {MAX_PAGE_LINES} a page may have: trim it, \
+                     or move what goes further to its own page (see ch02-going-further.md)"
+                ),
+            });
+        }
+    }
+    Ok(long)
+}
+
 /// The targets of the links in `text` that stay inside the book: `file.md`,
 /// `file.md#anchor` or `#anchor` (not `http…`, and not inside code blocks).
 fn link_targets(text: &str) -> Vec<&str> {
@@ -195,6 +219,22 @@ pub(crate) fn markdown_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A page one line over the limit is named; one at the limit is not.
+    #[test]
+    fn a_page_over_800_lines_is_named() {
+        let dir = tempfile::tempdir().expect("a scratch folder");
+        fs::write(dir.path().join("ok.md"), "line\n".repeat(MAX_PAGE_LINES)).unwrap();
+        fs::write(
+            dir.path().join("long.md"),
+            "line\n".repeat(MAX_PAGE_LINES + 1),
+        )
+        .unwrap();
+        let long = check_lengths(dir.path()).expect("the pages are read");
+        assert_eq!(long.len(), 1, "{long:?}");
+        assert!(long[0].chapter.ends_with("long.md"));
+        assert!(long[0].problem.contains("801 lines"), "{}", long[0].problem);
+    }
 
     #[test]
     fn include_directives_are_found_with_and_without_anchors() {

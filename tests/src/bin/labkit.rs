@@ -279,6 +279,7 @@ fn main() -> ExitCode {
             let mut broken = book::check_includes(&src).map_err(Failure::new)?;
             broken.extend(book::check_links(&src).map_err(Failure::new)?);
             let unresolved = broken.len();
+            broken.extend(book::check_lengths(&src).map_err(Failure::new)?);
             broken.extend(book_listings::check(&src, &html).map_err(Failure::new)?);
             for include in &broken {
                 eprintln!("{}: {}", include.chapter.display(), include.problem);
@@ -290,7 +291,7 @@ fn main() -> ExitCode {
                 .hint("fix the path or the heading, or add the ANCHOR / ANCHOR_END markers to the source"))
             } else if !broken.is_empty() {
                 Err(Failure::new(format!(
-                    "{} listing(s) of the built book do not read as they should",
+                    "{} page(s) or listing(s) of the built book do not read as they should",
                     broken.len()
                 ))
                 .hint("each line above says which and why; rebuild the book (mdbook build book) after a fix"))
