@@ -239,8 +239,9 @@ const READ_WAIT_LIMIT: Duration = Duration::from_millis(300);
 /// at `/proc/net/tcp` reads the whole table, and with tens of thousands of
 /// connections on the machine (lab 07's thousand clients leave as many in
 /// TIME_WAIT for a minute) one look was seen to take half a second: the
-/// waits of eight pieces must not add up past a check's 5 s wait for a reply.
-const READ_WAIT_BUDGET: Duration = Duration::from_millis(1500);
+/// waits of eight pieces, and the look that ends the last one, must not add
+/// up past a check's 5 s wait for a reply.
+const READ_WAIT_BUDGET: Duration = Duration::from_millis(2500);
 
 /// Waits until the program reading from `to` has read every byte sent to
 /// it, or `limit` has passed. Linux shows how many bytes each socket holds
