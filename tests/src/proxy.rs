@@ -226,8 +226,8 @@ fn write_in_pieces(
 /// the header when it asks for the header (had the wait stopped at the
 /// prefix, a piece ending exactly with the prefix would let the whole header
 /// pile up behind it): a reader that trusts one read per prefix or per
-/// header gets a part of it, every time. Each wait costs looks at
-/// `/proc/net/tcp`, slow on a busy machine, so only these few pieces wait.
+/// header gets a part of it, every time. Only these few pieces wait: each
+/// wait costs time, the rest of the message needs none.
 const READ_ALONE: usize = 8;
 
 /// The longest the proxy waits for its reader to take a piece: a reader
@@ -235,17 +235,17 @@ const READ_ALONE: usize = 8;
 /// well inside a check's 5 s wait for a reply, even when a look misses.
 const READ_WAIT_LIMIT: Duration = Duration::from_millis(300);
 
-/// The most the pieces of one message wait for their reader in all. A look
-/// at `/proc/net/tcp` reads the whole table, and with tens of thousands of
-/// connections on the machine (lab 07's thousand clients leave as many in
-/// TIME_WAIT for a minute) one look was seen to take half a second: the
-/// waits of eight pieces, and the look that ends the last one, must not add
-/// up past a check's 5 s wait for a reply.
+/// The most the pieces of one message wait for their reader in all. Where
+/// only `/proc/net/tcp` can be read, one look prints the whole table, and
+/// with tens of thousands of connections on the machine (lab 07's thousand
+/// clients leave as many in TIME_WAIT for a minute) a look took up to a
+/// second: the waits of eight pieces, and the look that ends the last one,
+/// must not add up past a check's 5 s wait for a reply.
 const READ_WAIT_BUDGET: Duration = Duration::from_millis(2500);
 
 /// Waits until the program reading from `to` has read every byte sent to
-/// it, or `limit` has passed. Linux shows how many bytes each socket holds
-/// unread (`/proc/net/tcp`); where it does not, only the pause is left.
+/// it, or `limit` has passed. Linux tells how many bytes each socket holds
+/// unread (netlink, or `/proc/net/tcp`); elsewhere only the pause is left.
 ///
 /// Nothing unread must be seen twice, a millisecond apart: bytes that arrive
 /// while the reader is inside a read wait in a backlog that the count does
@@ -253,8 +253,7 @@ const READ_WAIT_BUDGET: Duration = Duration::from_millis(2500);
 fn wait_until_read(to: &TcpStream, limit: Duration) {
     let deadline = Instant::now() + limit;
     let all_read = || unread_by_peer(to).is_none_or(|unread| unread == 0);
-    // Each look reads the whole table of the machine's connections: a slow
-    // reader is looked at less and less often, so that many proxies
+    // A slow reader is looked at less and less often, so that many proxies
     // waiting at once do not keep both cores busy.
     let mut interval = Duration::from_millis(1);
     while Instant::now() < deadline {
@@ -275,6 +274,79 @@ fn wait_until_read(to: &TcpStream, limit: Duration) {
 fn unread_by_peer(stream: &TcpStream) -> Option<u64> {
     let ours = stream.local_addr().ok()?;
     let theirs = stream.peer_addr().ok()?;
+    asked_of_the_kernel(theirs, ours).or_else(|| read_in_proc_net_tcp(theirs, ours))
+}
+
+/// How many bytes the TCP socket bound to `local` and connected to `remote`
+/// holds unread, asked of Linux's socket-diagnostics netlink service for that
+/// one socket: it costs microseconds, where `/proc/net/tcp` prints every
+/// connection of the machine (half a second or more with tens of thousands).
+/// `None` where netlink is missing or the socket is not found.
+fn asked_of_the_kernel(local: SocketAddr, remote: SocketAddr) -> Option<u64> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    const AF_NETLINK: i32 = 16;
+    const NETLINK_SOCK_DIAG: i32 = 4;
+    const SOCK_DIAG_BY_FAMILY: u16 = 20;
+    const NLM_F_REQUEST: u16 = 1;
+    const NLMSG_ERROR: u16 = 2;
+    const IPPROTO_TCP: u8 = 6;
+    // struct inet_diag_req_v2 after the 16-byte nlmsghdr: family, protocol,
+    // extensions, padding, the states wanted, then the socket's identity:
+    // ports and addresses in network order, interface, and "no cookie".
+    let family: u8 = match local {
+        SocketAddr::V4(_) => 2,
+        SocketAddr::V6(_) => 10,
+    };
+    let address = |addr: SocketAddr| -> [u8; 16] {
+        let mut bytes = [0u8; 16];
+        match addr.ip() {
+            IpAddr::V4(ip) => bytes[..4].copy_from_slice(&ip.octets()),
+            IpAddr::V6(ip) => bytes.copy_from_slice(&ip.octets()),
+        }
+        bytes
+    };
+    let mut request = Vec::with_capacity(72);
+    request.extend_from_slice(&72u32.to_ne_bytes());
+    request.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    request.extend_from_slice(&NLM_F_REQUEST.to_ne_bytes());
+    request.extend_from_slice(&[0u8; 8]); // sequence number and port id
+    request.extend_from_slice(&[family, IPPROTO_TCP, 0, 0]);
+    request.extend_from_slice(&u32::MAX.to_ne_bytes()); // every state
+    request.extend_from_slice(&local.port().to_be_bytes());
+    request.extend_from_slice(&remote.port().to_be_bytes());
+    request.extend_from_slice(&address(local));
+    request.extend_from_slice(&address(remote));
+    request.extend_from_slice(&0u32.to_ne_bytes()); // any interface
+    request.extend_from_slice(&[0xff; 8]); // INET_DIAG_NOCOOKIE
+    let socket = Socket::new(
+        Domain::from(AF_NETLINK),
+        Type::DGRAM,
+        Some(Protocol::from(NETLINK_SOCK_DIAG)),
+    )
+    .ok()?;
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .ok()?;
+    (&socket).write_all(&request).ok()?;
+    let mut reply = [0u8; 512];
+    let n = (&socket).read(&mut reply).ok()?;
+    let kind = u16::from_ne_bytes([reply[4], reply[5]]);
+    // struct inet_diag_msg: 4 bytes, the 48-byte identity, expires, then
+    // idiag_rqueue: for a connected socket, the bytes not read yet.
+    const RQUEUE: usize = 16 + 4 + 48 + 4;
+    if kind == NLMSG_ERROR || n < RQUEUE + 4 {
+        return None;
+    }
+    let field = &reply[RQUEUE..RQUEUE + 4];
+    Some(u64::from(u32::from_ne_bytes([
+        field[0], field[1], field[2], field[3],
+    ])))
+}
+
+/// The same count as [`asked_of_the_kernel`], found in the table of every
+/// connection that Linux prints in `/proc/net/tcp`: slow, but readable
+/// where netlink is not allowed.
+fn read_in_proc_net_tcp(theirs: SocketAddr, ours: SocketAddr) -> Option<u64> {
     let table = match theirs {
         SocketAddr::V4(_) => "/proc/net/tcp",
         SocketAddr::V6(_) => "/proc/net/tcp6",
@@ -520,6 +592,29 @@ mod tests {
         let mut got = [0u8; 5];
         reader.read_exact(&mut got).unwrap();
         assert_eq!(unread_by_peer(&writer), Some(0));
+    }
+
+    /// Where Linux answers both ways, netlink and `/proc/net/tcp` count the
+    /// same unread bytes, before the read and after it.
+    #[test]
+    fn netlink_and_the_proc_table_agree() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut writer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut reader, _) = listener.accept().unwrap();
+        let (theirs, ours) = (writer.peer_addr().unwrap(), writer.local_addr().unwrap());
+        if read_in_proc_net_tcp(theirs, ours).is_none() {
+            return; // not Linux, or no /proc: nothing to compare
+        }
+        writer.write_all(b"1234567").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while read_in_proc_net_tcp(theirs, ours) != Some(7) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(asked_of_the_kernel(theirs, ours), Some(7));
+        let mut got = [0u8; 7];
+        reader.read_exact(&mut got).unwrap();
+        assert_eq!(asked_of_the_kernel(theirs, ours), Some(0));
+        assert_eq!(asked_of_the_kernel(ours, theirs), Some(0));
     }
 
     #[test]
