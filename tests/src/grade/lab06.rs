@@ -27,9 +27,15 @@ pub fn checks() -> Vec<Check> {
         contract::LISTENING_LINE,
         contract::BUSY_PORT,
         // The contract's check, with a command this lab's client sends: it
-        // refuses `hello` before connecting at all.
+        // refuses `hello` before connecting at all. The client gets a folder
+        // of its own, as everywhere: its default, `.`, is wherever the grader
+        // runs, and a client that cleans its folder badly would clean that.
         contract::client_without_server(|session| {
-            contract::fails_clearly_without_server(session, &["dir"])
+            let mine = Folder::new(session, "client")?;
+            contract::fails_clearly_without_server(
+                session,
+                &["--dir", &mine.arg(), "--quiet", "dir"],
+            )
         }),
         Check {
             id: "dir-lists-files",

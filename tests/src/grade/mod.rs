@@ -327,9 +327,10 @@ pub fn assert_reference_scores_full_marks(lab_number: &str, bin_dir: &Path) {
     let outcomes = grade(&lab, &reference, &reference, Part::Whole, None);
     assert!(!outcomes.is_empty(), "lab {lab_number} has a rubric");
     let (earned, possible) = report::totals(&outcomes);
-    assert_eq!(
-        earned,
-        possible,
+    // Every check, not only the points: a check worth 0 points (the
+    // contract's, or one that tests given code) must pass too.
+    assert!(
+        earned == possible && outcomes.iter().all(Outcome::passed),
         "{}",
         report::text(&lab.number, Part::Whole, &outcomes, &|id: &str| format!(
             "just grade {lab_number} --only {id}"
