@@ -229,18 +229,25 @@ impl Folder {
     /// up just after it answered or closed), at most [`SETTLE_TIME`]; `why`
     /// is the diagnosis if it never does.
     fn settles_to(&self, expected: &[&str], why: &str) -> Result<(), Finding> {
-        let deadline = std::time::Instant::now() + SETTLE_TIME;
+        let names = self.settles_within(SETTLE_TIME, |names| names == expected);
+        if names == expected {
+            return Ok(());
+        }
+        Err(Finding::new(
+            format!("only {expected:?} in the server's folder"),
+            format!("{names:?}, {} s later", SETTLE_TIME.as_secs()),
+        )
+        .diagnosis(why))
+    }
+
+    /// Looks at the folder's names until `done` says they will do, or
+    /// `limit` has passed; returns the last names seen.
+    fn settles_within(&self, limit: Duration, done: impl Fn(&[String]) -> bool) -> Vec<String> {
+        let deadline = std::time::Instant::now() + limit;
         loop {
             let names = self.all_names();
-            if names == expected {
-                return Ok(());
-            }
-            if std::time::Instant::now() >= deadline {
-                return Err(Finding::new(
-                    format!("only {expected:?} in the server's folder"),
-                    format!("{names:?}, {} s later", SETTLE_TIME.as_secs()),
-                )
-                .diagnosis(why));
+            if done(&names) || std::time::Instant::now() >= deadline {
+                return names;
             }
             thread::sleep(Duration::from_millis(20));
         }
@@ -1059,6 +1066,12 @@ fn same_name_at_once(session: &mut Session) -> Result<(), Finding> {
     expect_status(&ready, "ready")?;
     let (half, rest) = first.split_at(first.len() / 2);
     send(&mut early, &frame(&json!({"body_size": first.len()}), half))?;
+    // The second put starts once the first one's temporary is there (or a
+    // moment has passed, for a server that makes it later), so that the
+    // two transfers really overlap.
+    root.settles_within(SETTLE_TIME, |names| {
+        names.iter().any(|name| name.starts_with('.'))
+    });
     session.note("the first session sent half of same.bin; a second one now puts same.bin whole");
     let done = put(
         session,
@@ -1124,6 +1137,10 @@ fn stale_temporaries(session: &mut Session) -> Result<(), Finding> {
     )
 }
 
+/// How many filler files `client-dir` adds: their listing is over a
+/// mebibyte (about 280 bytes of JSON each).
+const LISTING_FILLERS: usize = 4000;
+
 fn client_dir(session: &mut Session) -> Result<(), Finding> {
     let files = [("notes.txt", 12_345), ("photo one.jpg", 678)];
     let contents: Vec<(&str, Vec<u8>)> = files
@@ -1135,6 +1152,16 @@ fn client_dir(session: &mut Session) -> Result<(), Finding> {
         .map(|(name, bytes)| (*name, bytes.as_slice()))
         .collect();
     let root = served_folder(session, &borrowed)?;
+    // Empty files with long names, enough for a listing of over a mebibyte:
+    // a folder of a few thousand files is listed whole too. They sort after
+    // the two files above, whose lines then come first in what is kept of
+    // the client's output.
+    for i in 0..LISTING_FILLERS {
+        root.write(&format!("zz-filler-{i:04}-{}", "x".repeat(237)), b"")?;
+    }
+    session.note(format!(
+        "the folder also holds {LISTING_FILLERS} empty files with 252-byte names"
+    ));
     let addr = session.start_reference_server(&["--root", &root.arg()])?;
     let mine = Folder::new(session, "client")?;
     let run = session.run_client(
