@@ -74,7 +74,7 @@ pub fn checks() -> Vec<Check> {
             points: 5,
             role: Role::Server,
             timeout: CHECK_TIMEOUT,
-            title: "a `get` of a file that is not there is an error reply, and the session goes on",
+            title: "a `get` of a file that is not there is an error reply with its `error` and `hint`, and the session goes on",
             run: missing_file,
         },
         Check {
@@ -539,6 +539,13 @@ fn missing_file(session: &mut Session) -> Result<(), Finding> {
     let mut stream = session.connect(addr)?;
     let (reply, _, _) = get(session, &mut stream, "not-here.txt")?;
     expect_status(&reply, "error")?;
+    if !reply["error"].is_string() || !reply["hint"].is_string() {
+        return Err(Finding::new(
+            "an error reply with an `error` and a `hint`, both strings",
+            reply.to_string(),
+        )
+        .diagnosis("a refusal says what went wrong (`error`) and what to do about it (`hint`)"));
+    }
     let (reply, body, _) = get(session, &mut stream, "here.txt")?;
     expect_status(&reply, "ok")?;
     (body == b"here")
