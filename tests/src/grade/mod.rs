@@ -324,7 +324,14 @@ fn run_check(check: &Check, session: Session) -> Outcome {
 pub fn assert_reference_scores_full_marks(lab_number: &str, bin_dir: &Path) {
     let lab = crate::labs::find(lab_number).expect("the lab exists");
     let reference = Subject::reference(&lab, bin_dir);
-    let outcomes = grade(&lab, &reference, &reference, Part::Whole, None);
+    assert_scores_full_marks(lab_number, &reference, &reference);
+}
+
+/// Grades `subject` for `lab` (with `reference` on the other side of each
+/// conversation) and fails with the report unless every check passes.
+pub fn assert_scores_full_marks(lab_number: &str, subject: &Subject, reference: &Subject) {
+    let lab = crate::labs::find(lab_number).expect("the lab exists");
+    let outcomes = grade(&lab, subject, reference, Part::Whole, None);
     assert!(!outcomes.is_empty(), "lab {lab_number} has a rubric");
     let (earned, possible) = report::totals(&outcomes);
     // Every check, not only the points: a check worth 0 points (the
