@@ -294,6 +294,13 @@ fn request(
     read_frame(session, stream)
 }
 
+/// Sends `dir` and returns the listing's bytes, once the reply says `ok`.
+fn list(session: &Session, stream: &mut TcpStream) -> Result<Vec<u8>, Finding> {
+    let (reply, body) = request(session, stream, json!({"command": "dir", "body_size": 0}))?;
+    expect_status(&reply, "ok")?;
+    Ok(body)
+}
+
 fn expect_status(reply: &Value, status: &str) -> Result<(), Finding> {
     if reply["status"] == status {
         Ok(())
@@ -391,12 +398,7 @@ fn dir_lists_files(session: &mut Session) -> Result<(), Finding> {
         .map_err(|err| Finding::new("a sub-folder", err.to_string()))?;
     let addr = session.start_server(&["--root", &root.arg()])?;
     let mut stream = session.connect(addr)?;
-    let (reply, body) = request(
-        session,
-        &mut stream,
-        json!({"command": "dir", "body_size": 0}),
-    )?;
-    expect_status(&reply, "ok")?;
+    let body = list(session, &mut stream)?;
     let listing: Value = serde_json::from_slice(&body).map_err(|err| {
         Finding::new(
             "a JSON array as the body",
@@ -609,12 +611,7 @@ fn cut_upload_keeps_nothing(session: &mut Session) -> Result<(), Finding> {
     let mut rest = Vec::new();
     let _ = stream.take(1 << 16).read_to_end(&mut rest);
     let mut next = session.connect(addr)?;
-    let (reply, body) = request(
-        session,
-        &mut next,
-        json!({"command": "dir", "body_size": 0}),
-    )?;
-    expect_status(&reply, "ok")?;
+    let body = list(session, &mut next)?;
     let listing: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let old_entry = json!({"name": "old.bin", "size": 13});
     if !listing
@@ -652,12 +649,7 @@ fn too_large(session: &mut Session) -> Result<(), Finding> {
             format!("{:?}", root.visible_names()),
         ));
     }
-    let (reply, _) = request(
-        session,
-        &mut stream,
-        json!({"command": "dir", "body_size": 0}),
-    )?;
-    expect_status(&reply, "ok")
+    list(session, &mut stream).map(drop)
 }
 
 fn clients_at_once(session: &mut Session) -> Result<(), Finding> {
@@ -758,12 +750,7 @@ fn get_bounded_memory(session: &mut Session) -> Result<(), Finding> {
     let mut stream = session.connect(addr)?;
     // A first command, so that what a server sets up once is already in
     // the baseline.
-    let (reply, _) = request(
-        session,
-        &mut stream,
-        json!({"command": "dir", "body_size": 0}),
-    )?;
-    expect_status(&reply, "ok")?;
+    list(session, &mut stream)?;
     let before = peak_of(pid)?;
     session.note(format!(
         "the server's peak memory before the get: {before} KiB"
@@ -983,12 +970,7 @@ fn client_checks_digest(session: &mut Session) -> Result<(), Finding> {
 fn disk_error_refused(session: &mut Session) -> Result<(), Finding> {
     let (root, addr) = server_with(session, &[])?;
     let mut stream = session.connect(addr)?;
-    let (reply, _) = request(
-        session,
-        &mut stream,
-        json!({"command": "dir", "body_size": 0}),
-    )?;
-    expect_status(&reply, "ok")?;
+    list(session, &mut stream)?;
     std::fs::remove_dir(root.path())
         .map_err(|err| Finding::new("the server's folder removed", err.to_string()))?;
     session.note("removed the server's folder: nothing can be stored now");
