@@ -88,6 +88,14 @@ pub fn checks() -> Vec<Check> {
             run: survives_bad_frames,
         },
         Check {
+            id: "largest-header",
+            points: 5,
+            role: Role::Server,
+            timeout: CHECK_TIMEOUT,
+            title: "a request whose header is 65,536 bytes long, the most the Protocol allows, is answered",
+            run: largest_header,
+        },
+        Check {
             id: "wrong-types-are-broken",
             points: 5,
             role: Role::Server,
@@ -676,6 +684,36 @@ fn client_sends_reports(session: &mut Session) -> Result<(), Finding> {
             "a non-zero exit status",
         )
         .diagnosis("compare a numbers reply with the numbers 0, 1, 2, … cut to the count"));
+    }
+    Ok(())
+}
+
+/// The longest header the Protocol allows.
+const LARGEST_HEADER: usize = 65_536;
+
+fn largest_header(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_server(&[])?;
+    let mut stream = session.connect(addr)?;
+    // A hello request padded with a field the server ignores.
+    let bare = json!({"report": "hello", "body_size": 0, "pad": ""}).to_string();
+    let padded = json!({
+        "report": "hello",
+        "body_size": 0,
+        "pad": "x".repeat(LARGEST_HEADER - bare.len()),
+    })
+    .to_string();
+    session.note(format!(
+        "request: hello, its header padded to {} bytes with an unknown field",
+        padded.len()
+    ));
+    session.send(&mut stream, &raw_frame(padded.as_bytes()), "the request")?;
+    let (header, body) = read_frame(session, &mut stream)?;
+    if header.get("error").is_some() || body != HELLO {
+        return Err(Finding::new(
+            format!("the hello reply, {:?}", preview(HELLO)),
+            format!("{header} and {:?}", preview(&body)),
+        )
+        .diagnosis("a header length may be anything from 1 to 65536: refuse only above 65536"));
     }
     Ok(())
 }
