@@ -94,6 +94,15 @@ pub fn checks() -> Vec<Check> {
             run: cut_upload_keeps_nothing,
         },
         Check {
+            id: "stalled-upload-is-cut",
+            points: 5,
+            role: Role::Server,
+            // The Protocol's 10 s of grace, then a few seconds to notice.
+            timeout: CHECK_TIMEOUT,
+            title: "an upload that stops halfway is cut once it falls behind 16384 bytes a second after 10 s, and leaves nothing",
+            run: stalled_upload_is_cut,
+        },
+        Check {
             id: "disk-error-refused",
             points: 5,
             role: Role::Server,
@@ -1185,4 +1194,57 @@ fn client_dir(session: &mut Session) -> Result<(), Finding> {
         }
     }
     Ok(())
+}
+
+/// How long after a stalled upload's header a server may take to cut it:
+/// the Protocol's 10 s of grace, and some seconds for a busy machine.
+const STALL_LIMIT: Duration = Duration::from_secs(18);
+
+fn stalled_upload_is_cut(session: &mut Session) -> Result<(), Finding> {
+    let (root, addr) = server_with(session, &[("old.bin", b"old and whole")])?;
+    let mut stream = session.connect(addr)?;
+    let (ready, _) = request(
+        session,
+        &mut stream,
+        json!({"command": "put", "name": "old.bin", "size": 1_000_000, "body_size": 0}),
+    )?;
+    expect_status(&ready, "ready")?;
+    send(
+        &mut stream,
+        &frame(&json!({"body_size": 1_000_000}), &every_byte_value(1000)),
+    )?;
+    session.note("sent 1000 of 1000000 bytes; now the client stalls, its connection open");
+    let _ = stream.set_read_timeout(Some(STALL_LIMIT));
+    // Whatever comes (an error reply, or nothing), the server must end the
+    // connection: a read that ends, with 0 bytes or a reset.
+    let mut rest = Vec::new();
+    match stream.take(1 << 16).read_to_end(&mut rest) {
+        Err(err)
+            if matches!(
+                err.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            return Err(Finding::new(
+                format!(
+                    "the connection cut within {} s of the stalled file's header",
+                    STALL_LIMIT.as_secs()
+                ),
+                "it was still open",
+            )
+            .diagnosis(
+                "a file that falls behind 16384 bytes a second after 10 s of grace is a slow \
+                 frame: cut the connection and drop the file (a read that times out is not \
+                 retried)",
+            ));
+        }
+        _ => session.note("the server ended the connection"),
+    }
+    root.settles_to(&["old.bin"], LEFTOVERS)?;
+    stored_as(
+        &root,
+        "old.bin",
+        b"old and whole",
+        "the old file, untouched",
+    )
 }
