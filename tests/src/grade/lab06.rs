@@ -140,7 +140,7 @@ pub fn checks() -> Vec<Check> {
             points: 5,
             role: Role::Server,
             timeout: CHECK_TIMEOUT,
-            title: "a `put` larger than the limit (4 GiB by default) is refused before any byte is sent",
+            title: "a `put` larger than the limit (4 GiB by default) is refused before any byte is sent; one of exactly the limit is not",
             run: too_large,
         },
         Check {
@@ -652,6 +652,17 @@ fn too_large(session: &mut Session) -> Result<(), Finding> {
         json!({"command": "put", "name": "huge.bin", "size": size, "body_size": 0}),
     )?;
     expect_status(&reply, "error")?;
+    // Exactly the limit is allowed: `ready`, then this client goes away.
+    let mut largest = session.connect(addr)?;
+    let (reply, _) = request(
+        session,
+        &mut largest,
+        json!({"command": "put", "name": "largest.bin", "size": size - 1, "body_size": 0}),
+    )?;
+    expect_status(&reply, "ready").map_err(|finding| {
+        finding.diagnosis("a file of exactly the limit, 4294967296 bytes, is accepted")
+    })?;
+    drop(largest);
     if !root.visible_names().is_empty() {
         return Err(Finding::new(
             "nothing stored",
