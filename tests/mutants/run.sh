@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Mutation-tests one lab's lesson files against the graded rubric alone:
 # cargo-mutants plants a bug (a mutant) in the lab's code, rebuilds, and runs
-# only `the_reference_scores_full_marks_on_the_graded_rubric`. A mutant the
-# grade still scores at 100 % is a bug the grader cannot see. Slow: a rebuild
+# only `the_reference_scores_full_marks_on_the_graded_rubric` (and the tests
+# whose names start with it: lab 07 grades its tokio engine in one). A mutant
+# the grade still scores at 100 % is a bug the grader cannot see. Slow: a rebuild
 # and a grade per mutant, minutes per lab. Usage: run.sh NN
 #
 # Mutants no black-box check can or should see (a log line's wording, a

@@ -28,12 +28,13 @@ use serde::de::DeserializeOwned;
 use shared::failure::describe;
 use shared::pace::{TooSlow, too_slow};
 
-/// The largest header we accept or send: 64 KiB.
+/// The largest header we accept or send: 64 KiB, 65536 bytes, as the
+/// Protocol writes it.
 ///
 /// A header holds a handful of fields, a few hundred bytes at most. The cap
 /// means a peer (or a stray program speaking another protocol) cannot make us
 /// allocate up to 4 GiB by sending four bytes.
-pub const MAX_HEADER_SIZE: u32 = 64 * 1024;
+pub const MAX_HEADER_SIZE: u32 = 65_536;
 
 /// Bodies up to this size are sent in the same `write` as their header.
 ///

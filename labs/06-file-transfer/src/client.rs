@@ -17,9 +17,13 @@ use crate::folder::{Entry, Folder};
 use crate::partial::PartialFile;
 use crate::progress::Progress;
 use crate::protocol::{
-    self, Content, MAX_LISTING_SIZE, Received, Reply, Request, SMALL_WRITES_BUFFER,
-    Status,
+    self, Content, Received, Reply, Request, SMALL_WRITES_BUFFER, Status,
 };
+
+/// The largest `dir` listing the client reads into memory: a folder of
+/// tens of thousands of files, while a server that announces gigabytes
+/// cannot make us allocate them.
+const MAX_LISTING_SIZE: u64 = 16 * 1024 * 1024;
 
 /// One command, as the user typed it.
 #[derive(Debug, Clone, PartialEq, Eq)]

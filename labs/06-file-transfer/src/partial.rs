@@ -150,11 +150,6 @@ impl PartialFile {
         }
     }
 
-    /// How many bytes have been written so far.
-    pub fn written(&self) -> u64 {
-        self.written
-    }
-
     /// The temporary's path, for tests and for messages.
     pub fn temporary(&self) -> &Path {
         &self.temporary
@@ -291,7 +286,6 @@ mod tests {
         let mut partial = PartialFile::create(folder.path(), "report.pdf").unwrap();
         partial.write_all(b"first half, ").unwrap();
         partial.write_all(b"second half").unwrap();
-        assert_eq!(partial.written(), 23);
         let temporary = names_in(folder.path());
         assert_eq!(temporary.len(), 1);
         assert!(is_temporary(&temporary[0]), "{temporary:?}");

@@ -37,12 +37,9 @@ use crate::partial::{CommitError, PartialFile};
 pub const CHUNK_SIZE: usize = 256 * 1024;
 
 /// The buffer in front of the socket that gathers a small reply's pieces
-/// (header, body, trailer) into one write. Pieces as large as a whole
-/// [`CHUNK_SIZE`] go straight through it.
-pub const SMALL_WRITES_BUFFER: usize = 8 * 1024;
-
-/// The largest `dir` listing a client reads into memory.
-pub const MAX_LISTING_SIZE: u64 = 16 * 1024 * 1024;
+/// (header, body, trailer) into one write: 8 KiB. Pieces as large as a
+/// whole [`CHUNK_SIZE`] go straight through it.
+pub const SMALL_WRITES_BUFFER: usize = 8192;
 
 // ANCHOR: request
 /// What a client asks: `dir`, `get`, `put` or `close`.

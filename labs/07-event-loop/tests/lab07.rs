@@ -433,6 +433,24 @@ fn the_tokio_engine_announces_its_real_address_on_port_0() {
     contract::server_announces_its_real_address(SERVER, &["--engine", "tokio"]);
 }
 
+/// The graded rubric gives the tokio engine full marks too, so that
+/// `just mutants 07` (which runs every test whose name starts with
+/// `the_reference_scores_full_marks_on_the_graded_rubric`) grades the bugs
+/// planted in `tasks.rs` as well as those in the event loop.
+#[test]
+fn the_reference_scores_full_marks_on_the_graded_rubric_with_the_tokio_engine() {
+    let quote = |path: &str| labkit::grade::shell_quote(path);
+    let reference = labkit::grade::Subject {
+        server: quote(SERVER),
+        client: quote(CLIENT),
+    };
+    let tokio = labkit::grade::Subject {
+        server: format!("{} --engine tokio", quote(SERVER)),
+        ..reference.clone()
+    };
+    labkit::grade::assert_scores_full_marks("07", &tokio, &reference);
+}
+
 labkit::every_lab_tests! {
     lab: "07",
     server: SERVER,

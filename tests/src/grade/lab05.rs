@@ -88,6 +88,14 @@ pub fn checks() -> Vec<Check> {
             run: survives_bad_frames,
         },
         Check {
+            id: "largest-header",
+            points: 5,
+            role: Role::Server,
+            timeout: CHECK_TIMEOUT,
+            title: "a request whose header is 65,536 bytes long, the most the Protocol allows, is answered",
+            run: largest_header,
+        },
+        Check {
             id: "wrong-types-are-broken",
             points: 5,
             role: Role::Server,
@@ -111,6 +119,15 @@ pub fn checks() -> Vec<Check> {
             timeout: CHECK_TIMEOUT,
             title: "a refused report is a good answer: the client prints its line, asks for the next report and exits 0",
             run: client_goes_on_after_refusal,
+        },
+        Check {
+            id: "client-sends-reports",
+            // Given code: turning `numbers N` and `echo TEXT` into requests.
+            points: 0,
+            role: Role::Client,
+            timeout: CHECK_TIMEOUT,
+            title: "the client sends `numbers N` with its count and `echo TEXT` with TEXT as the body, and checks what comes back",
+            run: client_sends_reports,
         },
         Check {
             id: "client-checks-crc",
@@ -598,4 +615,105 @@ fn client_checks_crc(session: &mut Session) -> Result<(), Finding> {
         .diagnosis("compute the CRC-32 of the body and compare it with the header's crc32"));
     }
     contract::expect_one_error_line(&run.stderr)
+}
+
+fn client_sends_reports(session: &mut Session) -> Result<(), Finding> {
+    let (listener, addr) = session.listen_as_grader()?;
+    session.note(format!(
+        "the grader plays the server on {addr}, answering each request as the Protocol says"
+    ));
+    let wait = session.patient(CLIENT_TIMEOUT);
+    // The requests as they came: their headers and bodies.
+    let server = thread::spawn(move || -> Vec<(Value, Vec<u8>)> {
+        let mut asked = Vec::new();
+        let Ok(mut conn) = accept_within(&listener, wait) else {
+            return asked;
+        };
+        let _ = conn.set_read_timeout(Some(REPLY_TIMEOUT));
+        let quiet = Session::detached();
+        while let Ok((header, body)) = read_frame(&quiet, &mut conn) {
+            let reply = match header["report"].as_str() {
+                Some("numbers") => numbers(header["count"].as_u64().unwrap_or(0) as usize),
+                Some("echo") => body.clone(),
+                _ => HELLO.to_vec(),
+            };
+            let reply_header = json!({"body_size": reply.len(), "crc32": crc32fast::hash(&reply)});
+            asked.push((header, body));
+            if conn.write_all(&frame(&reply_header, &reply)).is_err() {
+                break;
+            }
+        }
+        asked
+    });
+    let run = session.run_client(addr, &["numbers 12", "echo two words"], "", CLIENT_TIMEOUT)?;
+    let asked = server.join().unwrap_or_default();
+    let wanted = [
+        (
+            json!({"report": "numbers", "count": 12, "body_size": 0}),
+            &b""[..],
+        ),
+        (json!({"report": "echo", "body_size": 9}), &b"two words"[..]),
+    ];
+    for (i, (header, body)) in wanted.iter().enumerate() {
+        let Some((sent, sent_body)) = asked.get(i) else {
+            return Err(contract::never_asked("reply", &run.stderr));
+        };
+        let fields_match = header.as_object().is_some_and(|fields| {
+            fields
+                .iter()
+                .all(|(name, value)| sent.get(name) == Some(value))
+        });
+        if !fields_match || sent_body != body {
+            return Err(Finding::new(
+                format!(
+                    "request {}: {header} with the body {:?}",
+                    i + 1,
+                    preview(body)
+                ),
+                format!("{sent} with the body {:?}", preview(sent_body)),
+            )
+            .diagnosis(
+                "`numbers N` is the report numbers with count N; `echo TEXT` is the report echo \
+                 with TEXT as its body (see the table in the Protocol section)",
+            ));
+        }
+    }
+    if !run.success {
+        return Err(Finding::new(
+            "exit status 0: both replies were right",
+            "a non-zero exit status",
+        )
+        .diagnosis("compare a numbers reply with the numbers 0, 1, 2, … cut to the count"));
+    }
+    Ok(())
+}
+
+/// The longest header the Protocol allows.
+const LARGEST_HEADER: usize = 65_536;
+
+fn largest_header(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_server(&[])?;
+    let mut stream = session.connect(addr)?;
+    // A hello request padded with a field the server ignores.
+    let bare = json!({"report": "hello", "body_size": 0, "pad": ""}).to_string();
+    let padded = json!({
+        "report": "hello",
+        "body_size": 0,
+        "pad": "x".repeat(LARGEST_HEADER - bare.len()),
+    })
+    .to_string();
+    session.note(format!(
+        "request: hello, its header padded to {} bytes with an unknown field",
+        padded.len()
+    ));
+    session.send(&mut stream, &raw_frame(padded.as_bytes()), "the request")?;
+    let (header, body) = read_frame(session, &mut stream)?;
+    if header.get("error").is_some() || body != HELLO {
+        return Err(Finding::new(
+            format!("the hello reply, {:?}", preview(HELLO)),
+            format!("{header} and {:?}", preview(&body)),
+        )
+        .diagnosis("a header length may be anything from 1 to 65536: refuse only above 65536"));
+    }
+    Ok(())
 }

@@ -27,9 +27,15 @@ pub fn checks() -> Vec<Check> {
         contract::LISTENING_LINE,
         contract::BUSY_PORT,
         // The contract's check, with a command this lab's client sends: it
-        // refuses `hello` before connecting at all.
+        // refuses `hello` before connecting at all. The client gets a folder
+        // of its own, as everywhere: its default, `.`, is wherever the grader
+        // runs, and a client that cleans its folder badly would clean that.
         contract::client_without_server(|session| {
-            contract::fails_clearly_without_server(session, &["dir"])
+            let mine = Folder::new(session, "client")?;
+            contract::fails_clearly_without_server(
+                session,
+                &["--dir", &mine.arg(), "--quiet", "dir"],
+            )
         }),
         Check {
             id: "dir-lists-files",
@@ -60,7 +66,7 @@ pub fn checks() -> Vec<Check> {
             points: 15,
             role: Role::Server,
             timeout: CHECK_TIMEOUT,
-            title: "refuses `..`, absolute paths, separators and a link that leads outside, and the session goes on",
+            title: "refuses `..`, absolute paths, separators, a link that leads outside, and a `put` over a folder or a link; the session goes on",
             run: refuses_unsafe_names,
         },
         Check {
@@ -68,7 +74,7 @@ pub fn checks() -> Vec<Check> {
             points: 5,
             role: Role::Server,
             timeout: CHECK_TIMEOUT,
-            title: "a `get` of a file that is not there is an error reply, and the session goes on",
+            title: "a `get` of a file that is not there is an error reply with its `error` and `hint`, and the session goes on",
             run: missing_file,
         },
         Check {
@@ -88,11 +94,53 @@ pub fn checks() -> Vec<Check> {
             run: cut_upload_keeps_nothing,
         },
         Check {
+            id: "stalled-upload-is-cut",
+            points: 5,
+            role: Role::Server,
+            // The Protocol's 10 s of grace, then a few seconds to notice.
+            timeout: CHECK_TIMEOUT,
+            title: "an upload that stops halfway is cut once it falls behind 16384 bytes a second after 10 s, and leaves nothing",
+            run: stalled_upload_is_cut,
+        },
+        Check {
+            id: "disk-error-refused",
+            points: 5,
+            role: Role::Server,
+            timeout: CHECK_TIMEOUT,
+            title: "a `put` the server cannot store (its folder was removed) is an error reply, and the session goes on",
+            run: disk_error_refused,
+        },
+        Check {
+            id: "long-names",
+            points: 5,
+            role: Role::Server,
+            timeout: CHECK_TIMEOUT,
+            title: "a name of 255 bytes is stored and sent back (its temporary's name still fits); one of 256 is refused",
+            run: long_names,
+        },
+        Check {
+            id: "same-name-at-once",
+            points: 5,
+            role: Role::Server,
+            timeout: CHECK_TIMEOUT,
+            title: "two `put`s of one name at once each get `ready` and are stored; the one that ends last is what the name holds",
+            run: same_name_at_once,
+        },
+        Check {
+            id: "stale-temporaries",
+            // Given code: the starter's server already cleans up at start.
+            points: 0,
+            role: Role::Server,
+            timeout: CHECK_TIMEOUT,
+            title: "at start the server deletes the temporaries a killed run left, and no other file",
+            run: stale_temporaries,
+        },
+        Check {
             id: "too-large",
             points: 5,
             role: Role::Server,
             timeout: CHECK_TIMEOUT,
-            title: "a `put` larger than the limit (4 GiB by default) is refused before any byte is sent",
+            title: "a `put` larger than the limit (4 GiB by default) is refused before any byte is sent; one of exactly the limit is not",
             run: too_large,
         },
         Check {
@@ -120,6 +168,15 @@ pub fn checks() -> Vec<Check> {
             timeout: Duration::from_secs(60),
             title: "the client's `get NAME` and `put PATH` move files intact, through a stream cut at random",
             run: client_get_and_put,
+        },
+        Check {
+            id: "client-dir",
+            // Given code: the starter's client already lists.
+            points: 0,
+            role: Role::Client,
+            timeout: CHECK_TIMEOUT,
+            title: "the client's `dir` prints one line per file, with its name and its size",
+            run: client_dir,
         },
         Check {
             id: "client-checks-digest",
@@ -161,17 +218,58 @@ impl Folder {
 
     /// The names in the folder that do not start with a dot.
     fn visible_names(&self) -> Vec<String> {
+        let mut names = self.all_names();
+        names.retain(|name| !name.starts_with('.'));
+        names
+    }
+
+    /// Every name in the folder, hidden ones and temporaries too, sorted.
+    fn all_names(&self) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(self.path())
             .into_iter()
             .flatten()
             .flatten()
             .map(|entry| entry.file_name().to_string_lossy().into_owned())
-            .filter(|name| !name.starts_with('.'))
             .collect();
         names.sort();
         names
     }
+
+    /// Waits until the folder holds exactly `expected` (a server may clean
+    /// up just after it answered or closed), at most [`SETTLE_TIME`]; `why`
+    /// is the diagnosis if it never does.
+    fn settles_to(&self, expected: &[&str], why: &str) -> Result<(), Finding> {
+        let names = self.settles_within(SETTLE_TIME, |names| names == expected);
+        if names == expected {
+            return Ok(());
+        }
+        Err(Finding::new(
+            format!("only {expected:?} in the server's folder"),
+            format!("{names:?}, {} s later", SETTLE_TIME.as_secs()),
+        )
+        .diagnosis(why))
+    }
+
+    /// Looks at the folder's names until `done` says they will do, or
+    /// `limit` has passed; returns the last names seen.
+    fn settles_within(&self, limit: Duration, done: impl Fn(&[String]) -> bool) -> Vec<String> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let names = self.all_names();
+            if done(&names) || std::time::Instant::now() >= deadline {
+                return names;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
+
+/// How long a server may take to tidy its folder after a transfer failed.
+const SETTLE_TIME: Duration = Duration::from_secs(2);
+
+/// The diagnosis when a failed transfer left something in the folder.
+const LEFTOVERS: &str = "a transfer that fails must delete its temporary, or the folder fills up \
+                         with the remains of every broken upload";
 
 /// Bytes that cover every value, in an order that is not a simple count.
 fn every_byte_value(len: usize) -> Vec<u8> {
@@ -203,6 +301,13 @@ fn request(
     session.note(format!("sending {header}"));
     send(stream, &frame(&header, b""))?;
     read_frame(session, stream)
+}
+
+/// Sends `dir` and returns the listing's bytes, once the reply says `ok`.
+fn list(session: &Session, stream: &mut TcpStream) -> Result<Vec<u8>, Finding> {
+    let (reply, body) = request(session, stream, json!({"command": "dir", "body_size": 0}))?;
+    expect_status(&reply, "ok")?;
+    Ok(body)
 }
 
 fn expect_status(reply: &Value, status: &str) -> Result<(), Finding> {
@@ -302,12 +407,7 @@ fn dir_lists_files(session: &mut Session) -> Result<(), Finding> {
         .map_err(|err| Finding::new("a sub-folder", err.to_string()))?;
     let addr = session.start_server(&["--root", &root.arg()])?;
     let mut stream = session.connect(addr)?;
-    let (reply, body) = request(
-        session,
-        &mut stream,
-        json!({"command": "dir", "body_size": 0}),
-    )?;
-    expect_status(&reply, "ok")?;
+    let body = list(session, &mut stream)?;
     let listing: Value = serde_json::from_slice(&body).map_err(|err| {
         Finding::new(
             "a JSON array as the body",
@@ -411,6 +511,19 @@ fn refuses_unsafe_names(session: &mut Session) -> Result<(), Finding> {
         json!({"command": "put", "name": "../escaped.txt", "size": 1, "body_size": 0}),
     )?;
     expect_status(&reply, "error")?;
+    std::fs::create_dir(root.path().join("folder"))
+        .map_err(|err| Finding::new("a sub-folder", err.to_string()))?;
+    for name in ["folder", "link.txt"] {
+        let (reply, _) = request(
+            session,
+            &mut stream,
+            json!({"command": "put", "name": name, "size": 4, "body_size": 0}),
+        )?;
+        if reply["status"] != "error" {
+            return Err(Finding::new(format!("an error reply for put {name:?}"), reply.to_string())
+                .diagnosis("a put may create a file or replace a plain file, never a folder or a link: look at the name itself, without following it"));
+        }
+    }
     if outside
         .path()
         .parent()
@@ -438,6 +551,13 @@ fn missing_file(session: &mut Session) -> Result<(), Finding> {
     let mut stream = session.connect(addr)?;
     let (reply, _, _) = get(session, &mut stream, "not-here.txt")?;
     expect_status(&reply, "error")?;
+    if !reply["error"].is_string() || !reply["hint"].is_string() {
+        return Err(Finding::new(
+            "an error reply with an `error` and a `hint`, both strings",
+            reply.to_string(),
+        )
+        .diagnosis("a refusal says what went wrong (`error`) and what to do about it (`hint`)"));
+    }
     let (reply, body, _) = get(session, &mut stream, "here.txt")?;
     expect_status(&reply, "ok")?;
     (body == b"here")
@@ -476,14 +596,7 @@ fn bad_digest_keeps_nothing(session: &mut Session) -> Result<(), Finding> {
             ),
         );
     }
-    let names = root.visible_names();
-    if names != ["report.txt"] {
-        return Err(Finding::new(
-            "only report.txt in the folder",
-            format!("{names:?}"),
-        ));
-    }
-    Ok(())
+    root.settles_to(&["report.txt"], LEFTOVERS)
 }
 
 fn cut_upload_keeps_nothing(session: &mut Session) -> Result<(), Finding> {
@@ -507,12 +620,7 @@ fn cut_upload_keeps_nothing(session: &mut Session) -> Result<(), Finding> {
     let mut rest = Vec::new();
     let _ = stream.take(1 << 16).read_to_end(&mut rest);
     let mut next = session.connect(addr)?;
-    let (reply, body) = request(
-        session,
-        &mut next,
-        json!({"command": "dir", "body_size": 0}),
-    )?;
-    expect_status(&reply, "ok")?;
+    let body = list(session, &mut next)?;
     let listing: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let old_entry = json!({"name": "old.bin", "size": 13});
     if !listing
@@ -531,7 +639,7 @@ fn cut_upload_keeps_nothing(session: &mut Session) -> Result<(), Finding> {
                 .diagnosis("a transfer that breaks off must leave the old file as it was"),
         );
     }
-    Ok(())
+    root.settles_to(&["old.bin"], LEFTOVERS)
 }
 
 fn too_large(session: &mut Session) -> Result<(), Finding> {
@@ -544,18 +652,24 @@ fn too_large(session: &mut Session) -> Result<(), Finding> {
         json!({"command": "put", "name": "huge.bin", "size": size, "body_size": 0}),
     )?;
     expect_status(&reply, "error")?;
+    // Exactly the limit is allowed: `ready`, then this client goes away.
+    let mut largest = session.connect(addr)?;
+    let (reply, _) = request(
+        session,
+        &mut largest,
+        json!({"command": "put", "name": "largest.bin", "size": size - 1, "body_size": 0}),
+    )?;
+    expect_status(&reply, "ready").map_err(|finding| {
+        finding.diagnosis("a file of exactly the limit, 4294967296 bytes, is accepted")
+    })?;
+    drop(largest);
     if !root.visible_names().is_empty() {
         return Err(Finding::new(
             "nothing stored",
             format!("{:?}", root.visible_names()),
         ));
     }
-    let (reply, _) = request(
-        session,
-        &mut stream,
-        json!({"command": "dir", "body_size": 0}),
-    )?;
-    expect_status(&reply, "ok")
+    list(session, &mut stream).map(drop)
 }
 
 fn clients_at_once(session: &mut Session) -> Result<(), Finding> {
@@ -656,12 +770,7 @@ fn get_bounded_memory(session: &mut Session) -> Result<(), Finding> {
     let mut stream = session.connect(addr)?;
     // A first command, so that what a server sets up once is already in
     // the baseline.
-    let (reply, _) = request(
-        session,
-        &mut stream,
-        json!({"command": "dir", "body_size": 0}),
-    )?;
-    expect_status(&reply, "ok")?;
+    list(session, &mut stream)?;
     let before = peak_of(pid)?;
     session.note(format!(
         "the server's peak memory before the get: {before} KiB"
@@ -876,4 +985,277 @@ fn client_checks_digest(session: &mut Session) -> Result<(), Finding> {
         );
     }
     Ok(())
+}
+
+fn disk_error_refused(session: &mut Session) -> Result<(), Finding> {
+    let (root, addr) = server_with(session, &[])?;
+    let mut stream = session.connect(addr)?;
+    list(session, &mut stream)?;
+    std::fs::remove_dir(root.path())
+        .map_err(|err| Finding::new("the server's folder removed", err.to_string()))?;
+    session.note("removed the server's folder: nothing can be stored now");
+    let content = b"nowhere to go";
+    let (reply, _) = request(
+        session,
+        &mut stream,
+        json!({"command": "put", "name": "lost.txt", "size": content.len(), "body_size": 0}),
+    )?;
+    // The refusal may come instead of `ready`, or after the file.
+    let done = if reply["status"] == "ready" {
+        send(
+            &mut stream,
+            &frame(&json!({"body_size": content.len()}), content),
+        )?;
+        let trailer = json!({"sha256": sha256_hex(content), "body_size": 0});
+        send(&mut stream, &frame(&trailer, b""))?;
+        read_frame(session, &mut stream)?.0
+    } else {
+        reply
+    };
+    expect_status(&done, "error").map_err(|finding| {
+        finding.diagnosis(
+            "a file the server cannot write is a refusal: one error reply, then the next command",
+        )
+    })?;
+    std::fs::create_dir(root.path())
+        .map_err(|err| Finding::new("the server's folder made again", err.to_string()))?;
+    session.note("made the server's folder again");
+    let again = b"stored after all";
+    let done = put(session, &mut stream, "after.txt", again, &sha256_hex(again))
+        .map_err(|finding| finding.diagnosis("after a refusal the session goes on"))?;
+    expect_status(&done, "ok")?;
+    root.settles_to(&["after.txt"], LEFTOVERS)
+}
+
+fn long_names(session: &mut Session) -> Result<(), Finding> {
+    let (root, addr) = server_with(session, &[])?;
+    let mut stream = session.connect(addr)?;
+    // 255 bytes: an `x`, then 127 two-byte letters, so that the 200th byte,
+    // where a temporary's name cuts NAME, falls inside a letter.
+    let longest = format!("x{}", "é".repeat(127));
+    let content = every_byte_value(1000);
+    let done = put(
+        session,
+        &mut stream,
+        &longest,
+        &content,
+        &sha256_hex(&content),
+    )?;
+    expect_status(&done, "ok").map_err(|finding| {
+        finding.diagnosis(
+            "a name of 255 bytes is a plain name: its temporary keeps only NAME's first 200 \
+             bytes (cut at a character boundary), so that its name fits in 255 bytes too",
+        )
+    })?;
+    let (reply, body, digest) = get(session, &mut stream, &longest)?;
+    expect_status(&reply, "ok")?;
+    if body != content || digest != Some(sha256_hex(&content)) {
+        return Err(Finding::new(
+            "the 1000 bytes stored under the 255-byte name, with their sha256",
+            format!("{} bytes, sha256 {digest:?}", body.len()),
+        ));
+    }
+    let too_long = format!("{longest}y");
+    let (reply, _, _) = get(session, &mut stream, &too_long)?;
+    expect_status(&reply, "error")
+        .map_err(|finding| finding.diagnosis("a name longer than 255 bytes is refused"))?;
+    root.settles_to(&[longest.as_str()], LEFTOVERS)
+}
+
+fn same_name_at_once(session: &mut Session) -> Result<(), Finding> {
+    let (root, addr) = server_with(session, &[])?;
+    let first = every_byte_value(200_000);
+    let second: Vec<u8> = every_byte_value(100_001).into_iter().rev().collect();
+    let mut early = session.connect(addr)?;
+    let mut late = session.connect(addr)?;
+    let (ready, _) = request(
+        session,
+        &mut early,
+        json!({"command": "put", "name": "same.bin", "size": first.len(), "body_size": 0}),
+    )?;
+    expect_status(&ready, "ready")?;
+    let (half, rest) = first.split_at(first.len() / 2);
+    send(&mut early, &frame(&json!({"body_size": first.len()}), half))?;
+    // The second put starts once the first one's temporary is there (or a
+    // moment has passed, for a server that makes it later), so that the
+    // two transfers really overlap.
+    root.settles_within(SETTLE_TIME, |names| {
+        names.iter().any(|name| name.starts_with('.'))
+    });
+    session.note("the first session sent half of same.bin; a second one now puts same.bin whole");
+    let done = put(
+        session,
+        &mut late,
+        "same.bin",
+        &second,
+        &sha256_hex(&second),
+    )
+    .map_err(|finding| {
+        finding.diagnosis(
+            "each put needs a temporary of its own, with random digits in its name: a put \
+             must not wait for, or write into, another put's temporary",
+        )
+    })?;
+    expect_status(&done, "ok")?;
+    stored_as(
+        &root,
+        "same.bin",
+        &second,
+        "the second put's file, now that it ended",
+    )?;
+    send(&mut early, rest)?;
+    let trailer = json!({"sha256": sha256_hex(&first), "body_size": 0});
+    send(&mut early, &frame(&trailer, b""))?;
+    let (done, _) = read_frame(session, &mut early)?;
+    expect_status(&done, "ok")?;
+    stored_as(
+        &root,
+        "same.bin",
+        &first,
+        "the first put's file, now that it ended last",
+    )?;
+    root.settles_to(&["same.bin"], LEFTOVERS)
+}
+
+/// Checks that `name` in `root` holds exactly `content`.
+fn stored_as(root: &Folder, name: &str, content: &[u8], what: &str) -> Result<(), Finding> {
+    let stored = std::fs::read(root.path().join(name)).unwrap_or_default();
+    if stored != content {
+        return Err(Finding::new(
+            format!("{name} holding {what} ({} bytes)", content.len()),
+            format!("{} bytes that differ", stored.len()),
+        ));
+    }
+    Ok(())
+}
+
+fn stale_temporaries(session: &mut Session) -> Result<(), Finding> {
+    let root = Folder::new(session, "server")?;
+    let stale = ".old.bin.partial-0123456789abcdef";
+    let others = [".config", ".draft.partial-abc", "keep.txt"];
+    for name in others.iter().chain([&stale]) {
+        root.write(name, b"left here")?;
+    }
+    session.note(format!(
+        "the folder holds {stale}, left by a run that was killed, and {others:?}"
+    ));
+    session.start_server(&["--root", &root.arg()])?;
+    root.settles_to(
+        &others,
+        "at start, delete the files named like a temporary (`.NAME.partial-` and 16 hex \
+         digits), and only those",
+    )
+}
+
+/// How many filler files `client-dir` adds: their listing is over a
+/// mebibyte (about 280 bytes of JSON each).
+const LISTING_FILLERS: usize = 4000;
+
+fn client_dir(session: &mut Session) -> Result<(), Finding> {
+    let files = [("notes.txt", 12_345), ("photo one.jpg", 678)];
+    let contents: Vec<(&str, Vec<u8>)> = files
+        .iter()
+        .map(|&(name, size)| (name, every_byte_value(size)))
+        .collect();
+    let borrowed: Vec<(&str, &[u8])> = contents
+        .iter()
+        .map(|(name, bytes)| (*name, bytes.as_slice()))
+        .collect();
+    let root = served_folder(session, &borrowed)?;
+    // Empty files with long names, enough for a listing of over a mebibyte:
+    // a folder of a few thousand files is listed whole too. They sort after
+    // the two files above, whose lines then come first in what is kept of
+    // the client's output.
+    for i in 0..LISTING_FILLERS {
+        root.write(&format!("zz-filler-{i:04}-{}", "x".repeat(237)), b"")?;
+    }
+    session.note(format!(
+        "the folder also holds {LISTING_FILLERS} empty files with 252-byte names"
+    ));
+    let addr = session.start_reference_server(&["--root", &root.arg()])?;
+    let mine = Folder::new(session, "client")?;
+    let run = session.run_client(
+        addr,
+        &["--dir", &mine.arg(), "--quiet", "dir"],
+        "",
+        CLIENT_TIMEOUT,
+    )?;
+    if !run.success {
+        return Err(Finding::new("`dir` succeeds", "a non-zero exit status"));
+    }
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let mut used = Vec::new();
+    for (name, size) in files {
+        let size = size.to_string();
+        let line = lines.iter().position(|line| {
+            line.contains(name)
+                && line
+                    .split(|c: char| !c.is_ascii_digit())
+                    .any(|word| word == size)
+        });
+        match line {
+            Some(line) if !used.contains(&line) => used.push(line),
+            _ => {
+                return Err(Finding::new(
+                    format!("a line of its own with {name:?} and its size, {size}"),
+                    format!("{:?}", preview(run.stdout.as_bytes())),
+                )
+                .diagnosis("print the listing one line per file, with its name and its size"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How long after a stalled upload's header a server may take to cut it:
+/// the Protocol's 10 s of grace, and some seconds for a busy machine.
+const STALL_LIMIT: Duration = Duration::from_secs(18);
+
+fn stalled_upload_is_cut(session: &mut Session) -> Result<(), Finding> {
+    let (root, addr) = server_with(session, &[("old.bin", b"old and whole")])?;
+    let mut stream = session.connect(addr)?;
+    let (ready, _) = request(
+        session,
+        &mut stream,
+        json!({"command": "put", "name": "old.bin", "size": 1_000_000, "body_size": 0}),
+    )?;
+    expect_status(&ready, "ready")?;
+    send(
+        &mut stream,
+        &frame(&json!({"body_size": 1_000_000}), &every_byte_value(1000)),
+    )?;
+    session.note("sent 1000 of 1000000 bytes; now the client stalls, its connection open");
+    let _ = stream.set_read_timeout(Some(STALL_LIMIT));
+    // Whatever comes (an error reply, or nothing), the server must end the
+    // connection: a read that ends, with 0 bytes or a reset.
+    let mut rest = Vec::new();
+    match stream.take(1 << 16).read_to_end(&mut rest) {
+        Err(err)
+            if matches!(
+                err.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            return Err(Finding::new(
+                format!(
+                    "the connection cut within {} s of the stalled file's header",
+                    STALL_LIMIT.as_secs()
+                ),
+                "it was still open",
+            )
+            .diagnosis(
+                "a file that falls behind 16384 bytes a second after 10 s of grace is a slow \
+                 frame: cut the connection and drop the file (a read that times out is not \
+                 retried)",
+            ));
+        }
+        _ => session.note("the server ended the connection"),
+    }
+    root.settles_to(&["old.bin"], LEFTOVERS)?;
+    stored_as(
+        &root,
+        "old.bin",
+        b"old and whole",
+        "the old file, untouched",
+    )
 }

@@ -325,19 +325,27 @@ fn run_check(check: &Check, session: Session) -> Outcome {
 pub fn assert_reference_scores_full_marks(lab_number: &str, bin_dir: &Path) {
     let lab = crate::labs::find(lab_number).expect("the lab exists");
     let reference = Subject::reference(&lab, bin_dir);
+    assert_scores_full_marks(lab_number, &reference, &reference);
+}
+
+/// Grades `subject` for `lab` (with `reference` on the other side of each
+/// conversation) and fails with the report unless every check passes.
+pub fn assert_scores_full_marks(lab_number: &str, subject: &Subject, reference: &Subject) {
+    let lab = crate::labs::find(lab_number).expect("the lab exists");
     let outcomes = grade(
         &lab,
-        &reference,
-        &reference,
+        subject,
+        reference,
         Part::Whole,
         None,
         session::STARTUP_TIMEOUT,
     );
     assert!(!outcomes.is_empty(), "lab {lab_number} has a rubric");
     let (earned, possible) = report::totals(&outcomes);
-    assert_eq!(
-        earned,
-        possible,
+    // Every check, not only the points: a check worth 0 points (the
+    // contract's, or one that tests given code) must pass too.
+    assert!(
+        earned == possible && outcomes.iter().all(Outcome::passed),
         "{}",
         report::text(&lab.number, Part::Whole, &outcomes, &|id: &str| format!(
             "just grade {lab_number} --only {id}"
