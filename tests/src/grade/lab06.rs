@@ -599,7 +599,13 @@ fn bad_digest_keeps_nothing(session: &mut Session) -> Result<(), Finding> {
     root.settles_to(&["report.txt"], LEFTOVERS)
 }
 
-fn cut_upload_keeps_nothing(session: &mut Session) -> Result<(), Finding> {
+/// A server whose folder holds old.bin, and a `put` of a new old.bin of
+/// 1000000 bytes of which only `sent` went out: the connection is left to
+/// the caller, to cut or to stall.
+fn upload_part_of_old_bin(
+    session: &mut Session,
+    sent: usize,
+) -> Result<(Folder, SocketAddr, TcpStream), Finding> {
     let (root, addr) = server_with(session, &[("old.bin", b"old and whole")])?;
     let mut stream = session.connect(addr)?;
     let (ready, _) = request(
@@ -610,8 +616,13 @@ fn cut_upload_keeps_nothing(session: &mut Session) -> Result<(), Finding> {
     expect_status(&ready, "ready")?;
     send(
         &mut stream,
-        &frame(&json!({"body_size": 1_000_000}), &every_byte_value(400_000)),
+        &frame(&json!({"body_size": 1_000_000}), &every_byte_value(sent)),
     )?;
+    Ok((root, addr, stream))
+}
+
+fn cut_upload_keeps_nothing(session: &mut Session) -> Result<(), Finding> {
+    let (root, addr, stream) = upload_part_of_old_bin(session, 400_000)?;
     session.note("sent 400000 of 1000000 bytes; now the client stops sending");
     // A half-close: the server sees the end of the stream in the middle of
     // the body. Reading until it closes its side too tells us it has dealt
@@ -1212,18 +1223,7 @@ fn client_dir(session: &mut Session) -> Result<(), Finding> {
 const STALL_LIMIT: Duration = Duration::from_secs(18);
 
 fn stalled_upload_is_cut(session: &mut Session) -> Result<(), Finding> {
-    let (root, addr) = server_with(session, &[("old.bin", b"old and whole")])?;
-    let mut stream = session.connect(addr)?;
-    let (ready, _) = request(
-        session,
-        &mut stream,
-        json!({"command": "put", "name": "old.bin", "size": 1_000_000, "body_size": 0}),
-    )?;
-    expect_status(&ready, "ready")?;
-    send(
-        &mut stream,
-        &frame(&json!({"body_size": 1_000_000}), &every_byte_value(1000)),
-    )?;
+    let (root, _, stream) = upload_part_of_old_bin(session, 1000)?;
     session.note("sent 1000 of 1000000 bytes; now the client stalls, its connection open");
     let _ = stream.set_read_timeout(Some(STALL_LIMIT));
     // Whatever comes (an error reply, or nothing), the server must end the
