@@ -663,6 +663,10 @@ fn too_large(session: &mut Session) -> Result<(), Finding> {
         json!({"command": "put", "name": "huge.bin", "size": size, "body_size": 0}),
     )?;
     expect_status(&reply, "error")?;
+    // A refusal ends the request, not the session; then this client leaves,
+    // so that a server serving one session at a time can take the next.
+    list(session, &mut stream)?;
+    drop(stream);
     // Exactly the limit is allowed: `ready`, then this client goes away.
     let mut largest = session.connect(addr)?;
     let (reply, _) = request(
@@ -680,7 +684,7 @@ fn too_large(session: &mut Session) -> Result<(), Finding> {
             format!("{:?}", root.visible_names()),
         ));
     }
-    list(session, &mut stream).map(drop)
+    Ok(())
 }
 
 fn clients_at_once(session: &mut Session) -> Result<(), Finding> {
