@@ -293,13 +293,7 @@ impl Session {
         stdin: &str,
         timeout: Duration,
     ) -> Result<ClientRun, Finding> {
-        let endpoint = endpoint_args(server);
-        let full: Vec<&str> = endpoint
-            .iter()
-            .map(String::as_str)
-            .chain(args.iter().copied())
-            .collect();
-        self.run_client_with(&full, stdin, timeout)
+        self.run_client_fed(server, args, stdin.as_bytes().into(), timeout)
     }
 
     /// Runs the student's client with exactly `args`.
@@ -322,16 +316,28 @@ impl Session {
         (now, gate, later): (&str, mpsc::Receiver<()>, &str),
         timeout: Duration,
     ) -> Result<ClientRun, Finding> {
+        let stdin = bounded::Input {
+            now: now.as_bytes().to_vec(),
+            later: Some((gate, later.as_bytes().to_vec())),
+        };
+        self.run_client_fed(server, args, stdin, timeout)
+    }
+
+    /// Runs the student's client with `--host`/`--port` of `server` and
+    /// `args`, with `stdin` as its input.
+    fn run_client_fed(
+        &self,
+        server: SocketAddr,
+        args: &[&str],
+        stdin: bounded::Input,
+        timeout: Duration,
+    ) -> Result<ClientRun, Finding> {
         let endpoint = endpoint_args(server);
         let full: Vec<&str> = endpoint
             .iter()
             .map(String::as_str)
             .chain(args.iter().copied())
             .collect();
-        let stdin = bounded::Input {
-            now: now.as_bytes().to_vec(),
-            later: Some((gate, later.as_bytes().to_vec())),
-        };
         let command = self.subject.client.clone();
         self.run_once(&command, &full, stdin, timeout, "client")
     }
