@@ -278,11 +278,8 @@ fn client_prints_replies(session: &mut Session) -> Result<(), Finding> {
 }
 
 fn client_ignores_strangers(session: &mut Session) -> Result<(), Finding> {
-    let server = session.udp_socket()?;
+    let (server, addr) = session.udp_peer()?;
     let stranger = session.udp_socket()?;
-    let addr = server
-        .local_addr()
-        .map_err(|err| Finding::new("a bound UDP socket", err.to_string()))?;
     session.note(format!(
         "the grader plays the server on {addr}; before its reply, another socket of the grader's \
          sends the client a datagram of its own"
@@ -357,10 +354,7 @@ const LOSSES: [(&str, usize); 3] = [("first", 1), ("second", 3), ("third", 0)];
 const RETRYING_CLIENT_TIMEOUT: Duration = Duration::from_secs(20);
 
 fn client_retries(session: &mut Session) -> Result<(), Finding> {
-    let server = session.udp_socket()?;
-    let addr = server
-        .local_addr()
-        .map_err(|err| Finding::new("a bound UDP socket", err.to_string()))?;
+    let (server, addr) = session.udp_peer()?;
     session.note(format!(
         "the grader plays a server on {addr} whose datagrams get lost: it ignores the first copy \
          of `first` and the first 3 copies of `second`, and answers the next"
@@ -417,10 +411,8 @@ fn client_retries(session: &mut Session) -> Result<(), Finding> {
 }
 
 fn client_gives_up(session: &mut Session) -> Result<(), Finding> {
-    let nobody = session.udp_socket()?;
-    let addr = nobody
-        .local_addr()
-        .map_err(|err| Finding::new("a bound UDP socket", err.to_string()))?;
+    // Kept open to the end: bound, it takes the datagrams and says nothing.
+    let (_nobody, addr) = session.udp_peer()?;
     session.note(format!("{addr} receives datagrams but never answers"));
     // Our client gives up after 4 tries of 1 s; the limit leaves room for a
     // slower retry plan, and for a busy machine.
@@ -436,10 +428,7 @@ fn client_gives_up(session: &mut Session) -> Result<(), Finding> {
 /// its stdin only once both copies are waiting at its socket, so the client
 /// meets the stale copy every run, before it sends its next request.
 fn client_drops_late_replies(session: &mut Session) -> Result<(), Finding> {
-    let server = session.udp_socket()?;
-    let addr = server
-        .local_addr()
-        .map_err(|err| Finding::new("a bound UDP socket", err.to_string()))?;
+    let (server, addr) = session.udp_peer()?;
     session.note(format!(
         "the grader plays a server on {addr} that answers `first` twice; the client's next \
          line, `second`, is written to its stdin only after both answers were sent"

@@ -580,6 +580,16 @@ impl Session {
             .map_err(|err| Finding::new("a receive timeout", err.to_string()))?;
         Ok(socket)
     }
+
+    /// A UDP socket of the grader's and the address it is bound to: the
+    /// grader plays a server there, for a client to send to.
+    pub fn udp_peer(&self) -> Result<(UdpSocket, SocketAddr), Finding> {
+        let socket = self.udp_socket()?;
+        let addr = socket
+            .local_addr()
+            .map_err(|err| Finding::new("a bound UDP socket", err.to_string()))?;
+        Ok((socket, addr))
+    }
 }
 
 /// The contract's `--host IP --port PORT` that point a client at `server`.
