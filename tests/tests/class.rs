@@ -174,11 +174,24 @@ fn bad_input_gets_a_clear_message_and_never_stops_the_batch() {
     );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 
+    // A file given where the class folder should be.
+    let file = root.path().join("class.zip");
+    std::fs::write(&file, "not a folder").unwrap();
+    let not_a_folder = grade_class(&file, &[]);
+    assert!(!not_a_folder.status.success());
+    let stderr = text(&not_a_folder.stderr);
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(stderr.contains("is not a folder"), "{stderr}");
+    assert!(stderr.contains("(hint: "), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
     let class = root.path().join("class");
     std::fs::create_dir_all(&class).unwrap();
     let empty = grade_class(&class, &[]);
+    assert!(!empty.status.success());
     let stderr = text(&empty.stderr);
     assert!(stderr.contains("holds no student folders"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
 
     // Where bubblewrap cannot run (here: it is not on the PATH), the grade
     // is refused with one line saying why and what to do.
@@ -192,6 +205,11 @@ fn bad_input_gets_a_clear_message_and_never_stops_the_batch() {
     assert!(stderr.starts_with("error: cannot run bwrap"), "{stderr}");
     assert!(stderr.contains("--no-sandbox"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    // A refused grade leaves nothing behind, not even an empty gradebook.
+    assert!(
+        !root.path().join("grades-02").exists(),
+        "a refused grade made the gradebook's folder"
+    );
 
     correct(&class, "o'brien, \"pat\"");
     student(

@@ -75,18 +75,20 @@ pub fn run(args: ClassArgs, labkit: &Path) -> Result<(), Failure> {
         )
         .hint("give the folder that holds one subfolder per student")
     })?;
+    if !dir.is_dir() {
+        return Err(
+            Failure::new(format!("{} is not a folder", args.dir.display()))
+                .hint("give the folder that holds one subfolder per student (unpack a zip first)"),
+        );
+    }
     let out = match &args.out {
-        Some(out) => out.clone(),
+        Some(out) => std::path::absolute(out)
+            .map_err(|err| Failure::io(format_args!("find {}", out.display()), &err))?,
         None => dir
             .parent()
             .unwrap_or(&dir)
             .join(format!("grades-{}", lab.number)),
     };
-    std::fs::create_dir_all(&out)
-        .map_err(|err| Failure::io(format_args!("create {}", out.display()), &err))?;
-    let out = out
-        .canonicalize()
-        .map_err(|err| Failure::io(format_args!("open {}", out.display()), &err))?;
     let students = list_students(&dir, &out)?;
     if students.is_empty() {
         return Err(
@@ -101,6 +103,9 @@ pub fn run(args: ClassArgs, labkit: &Path) -> Result<(), Failure> {
     } else {
         sandbox::check_available().map_err(|why| Failure::new(why).hint(sandbox::INSTALL_HINT))?;
     }
+    // Made only now that the grade will run: a refused one leaves nothing.
+    std::fs::create_dir_all(&out)
+        .map_err(|err| Failure::io(format_args!("create {}", out.display()), &err))?;
     let programs = &args.programs;
     let to_grade: Vec<&Student> = students
         .iter()
@@ -159,15 +164,22 @@ pub fn run(args: ClassArgs, labkit: &Path) -> Result<(), Failure> {
     }
 }
 
-/// The student folders in `dir` (hidden ones and `out` left out), by name.
+/// The student folders in `dir` (hidden ones and the gradebook `out`, when
+/// it is inside, left out), by name.
 fn list_students(dir: &Path, out: &Path) -> Result<Vec<Student>, Failure> {
     let entries = std::fs::read_dir(dir)
         .map_err(|err| Failure::io(format_args!("list {}", dir.display()), &err))?;
+    // An `out` not made yet cannot be among the folders.
+    let out = out.canonicalize().ok();
+    let is_out = |folder: &Path| {
+        out.as_ref()
+            .is_some_and(|out| folder.canonicalize().is_ok_and(|folder| &folder == out))
+    };
     let mut students = Vec::new();
     for entry in entries.flatten() {
         let folder = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || !folder.is_dir() || folder == out {
+        if name.starts_with('.') || !folder.is_dir() || is_out(&folder) {
             continue;
         }
         students.push(Student { name, folder });
