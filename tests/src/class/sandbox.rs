@@ -308,17 +308,58 @@ mod tests {
 
     /// Runs Python `code` in a fresh sandbox and returns what it printed.
     fn run_python(code: &str) -> String {
-        let scratch = tempfile::tempdir().unwrap();
-        let mut sandboxed = command(
-            scratch.path(),
-            scratch.path(),
-            "python3",
-            &["-c", code],
-            &[],
-        )
-        .unwrap();
+        run_python_in(tempfile::tempdir().unwrap().path(), code)
+    }
+
+    /// Runs Python `code` in a sandbox whose scratch folder is `scratch`
+    /// and returns what it printed.
+    fn run_python_in(scratch: &Path, code: &str) -> String {
+        let mut sandboxed = command(scratch, scratch, "python3", &["-c", code], &[]).unwrap();
         let output = sandboxed.command.output().unwrap();
         String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Outside scratch the system is read-only (the suite's own folder and
+    /// `/etc` too); `/tmp` is private, so what is written there never
+    /// reaches the host's; `HOME` is a folder of scratch.
+    #[test]
+    fn only_scratch_and_a_private_tmp_are_writable_and_home_is_in_scratch() {
+        let scratch = tempfile::tempdir().unwrap();
+        let name = format!("labkit-sandbox-test-{}", std::process::id());
+        let outside = [
+            std::env::current_dir().unwrap().join(&name),
+            Path::new("/etc").join(&name),
+            Path::new("/tmp").join(&name),
+        ];
+        let said = run_python_in(
+            scratch.path(),
+            &format!(
+                "import os\n\
+                 def can_write(path):\n\
+                 \x20   try:\n\
+                 \x20       with open(path, 'w') as out:\n\
+                 \x20           out.write('x')\n\
+                 \x20       return 'writable'\n\
+                 \x20   except OSError:\n\
+                 \x20       return 'read-only'\n\
+                 for path in {outside:?} + [os.path.join(os.environ['HOME'], 'x')]:\n\
+                 \x20   print(can_write(path))\n\
+                 print(os.environ['HOME'])\n",
+            ),
+        );
+        // Looked at, and removed, before anything can fail.
+        let escaped: Vec<&PathBuf> = outside.iter().filter(|path| path.exists()).collect();
+        for path in &escaped {
+            let _ = std::fs::remove_file(path);
+        }
+        let lines: Vec<&str> = said.lines().collect();
+        let home = scratch.path().join("home").display().to_string();
+        assert_eq!(
+            lines,
+            ["read-only", "read-only", "writable", "writable", &home],
+            "{said}"
+        );
+        assert!(escaped.is_empty(), "written on the host: {escaped:?}");
     }
 
     /// A fork loop stops below the process limit, whether the kernel
