@@ -334,3 +334,49 @@ fn hide_checks(mut report: Report, hide: &[String]) -> Report {
     }
     report
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs the zip's `run_autograder` in a made-up root whose grader is
+    /// `labkit` (a shell script), or absent, and returns results.json.
+    fn run_script_with(labkit: Option<&str>) -> serde_json::Value {
+        let root = tempfile::tempdir().unwrap();
+        let source = root.path().join("source");
+        std::fs::create_dir_all(source.join("target/debug")).unwrap();
+        write_file(&source.join("run_autograder"), RUN_AUTOGRADER, true).unwrap();
+        if let Some(script) = labkit {
+            write_file(&source.join("target/debug/labkit"), script, true).unwrap();
+        }
+        let status = Command::new("bash")
+            .arg(source.join("run_autograder"))
+            .env("AUTOGRADER_ROOT", root.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let json = std::fs::read_to_string(root.path().join("results/results.json")).unwrap();
+        serde_json::from_str(&json).unwrap()
+    }
+
+    /// When the grader was never built, or stops without a word, students
+    /// still get a results.json that says to tell the instructor.
+    #[test]
+    fn run_autograder_writes_results_when_the_grader_cannot_run() {
+        for labkit in [None, Some("#!/bin/sh\nexit 101\n")] {
+            let results = run_script_with(labkit);
+            assert_eq!(results["score"], 0, "{results}");
+            let output = results["output"].as_str().unwrap();
+            assert!(output.contains("tell your instructor"), "{results}");
+        }
+    }
+
+    /// What the grader wrote is kept, even when it then fails.
+    #[test]
+    fn run_autograder_keeps_the_graders_results() {
+        let results = run_script_with(Some(
+            "#!/bin/sh\necho '{\"score\": 7, \"tests\": []}' > \"$AUTOGRADER_ROOT/results/results.json\"\nexit 1\n",
+        ));
+        assert_eq!(results["score"], 7, "{results}");
+    }
+}
