@@ -284,19 +284,51 @@ fn bad_input_gets_a_clear_message_and_never_stops_the_batch() {
     assert!(report.contains("expected pattern"), "{report}");
 }
 
+/// A correct lab 02 student whose server first appends their name to the
+/// file `log` (which only an unsandboxed program can reach).
+fn logging_correct(class: &Path, name: &str, log: &Path) -> PathBuf {
+    let server = format!(
+        "with open({log:?}, 'a') as log:\n    log.write({name:?} + '\\n')\n{}",
+        wrapper("lab02/server.py", &[]),
+        log = log.display().to_string(),
+    );
+    student(
+        class,
+        name,
+        Some(server),
+        Some(wrapper("lab02/client.py", &[])),
+    )
+}
+
+/// `--jobs 1` grades one student after the other (each server the grade
+/// starts logs its student: one student's lines all come first);
 /// `--only-missing` grades only the students without a result, and the
 /// gradebook still has everyone; `--no-sandbox` warns once and every report
 /// says so.
 #[test]
-fn only_missing_grades_the_rest_and_no_sandbox_is_marked() {
+fn jobs_caps_only_missing_grades_the_rest_and_no_sandbox_is_marked() {
     let root = tempfile::tempdir().unwrap();
     let class = root.path().join("class");
-    correct(&class, "ann");
-    correct(&class, "ben");
+    let log = root.path().join("servers.log");
+    logging_correct(&class, "ann", &log);
+    logging_correct(&class, "ben", &log);
     let out = root.path().join("book");
     let out_arg = out.to_str().unwrap();
-    let first = grade_class(&class, &["--out", out_arg, "--no-sandbox", "--jobs", "2"]);
+    let first = grade_class(&class, &["--out", out_arg, "--no-sandbox", "--jobs", "1"]);
     assert!(first.status.success(), "{}", text(&first.stderr));
+    let stdout = text(&first.stdout);
+    assert!(
+        stdout.starts_with("graded 2 student(s) of lab 02 in ") && stdout.contains(", 1 at a time"),
+        "{stdout}"
+    );
+    let started = std::fs::read_to_string(&log).unwrap();
+    let mut runs: Vec<&str> = started.lines().collect();
+    runs.dedup();
+    assert_eq!(
+        runs,
+        ["ann", "ben"],
+        "servers started in this order:\n{started}"
+    );
     let warning = text(&first.stderr);
     assert_eq!(warning.lines().count(), 1, "{warning}");
     assert!(
