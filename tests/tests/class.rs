@@ -218,11 +218,27 @@ fn bad_input_gets_a_clear_message_and_never_stops_the_batch() {
         None,
         Some(wrapper("lab02/client.py", &[])),
     );
+    // A server that crashes as it starts fails every server check the same
+    // way: the summary and the top of the report say so once.
+    student(
+        &class,
+        "syntax error",
+        Some("print('listening on'\n".to_string()),
+        Some(wrapper("lab02/client.py", &[])),
+    );
     let output = grade_class(&class, &[]);
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
     assert!(
         stdout.contains("no server: note: the submission has no server.py"),
+        "{stdout}"
+    );
+    let crashed = stdout
+        .lines()
+        .find(|line| line.starts_with("  syntax error: "))
+        .unwrap_or_else(|| panic!("no summary line for the crashing server:\n{stdout}"));
+    assert!(
+        crashed.contains("note: the server passed none of its") && crashed.contains("SyntaxError"),
         "{stdout}"
     );
     let out = root.path().join("grades-02");
@@ -250,6 +266,13 @@ fn bad_input_gets_a_clear_message_and_never_stops_the_batch() {
         report("no server").contains(&rerun),
         "{}",
         report("no server")
+    );
+    let json = std::fs::read_to_string(out.join("syntax error.json")).unwrap();
+    let results: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let top = results["output"].as_str().unwrap_or_default();
+    assert!(
+        top.contains("the server passed none of its") && top.contains("SyntaxError"),
+        "{json}"
     );
     let json = std::fs::read_to_string(out.join("no server.json")).unwrap();
     let results: serde_json::Value = serde_json::from_str(&json).unwrap();

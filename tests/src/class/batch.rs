@@ -225,16 +225,20 @@ fn grade_one(grading: &Grading, student: &Student, out: &Path) -> Graded {
         Ok(scratch) => grade_submission(grading, &student.folder, scratch.path()),
         Err(err) => Report::zeros(grading.lab, &format!("cannot make a scratch folder: {err}")),
     };
-    let notes: Vec<&str> = report
+    // The summary's one line: the first note that points at a problem (the
+    // notes come in blocks at the top of the report, a blank line apart).
+    let note = report
         .text
         .lines()
-        .take_while(|line| line.starts_with("note: ") || line.starts_with("not graded: "))
-        .filter(|line| !line.contains("not sandboxed") && !line.contains("built the crate"))
-        .collect();
+        .take_while(|line| {
+            line.is_empty() || line.starts_with("note: ") || line.starts_with("not graded: ")
+        })
+        .find(|line| {
+            !line.is_empty() && !line.contains("not sandboxed") && !line.contains("built the crate")
+        });
     let problem = match gradebook::write_student(out, &student.name, &report) {
         Err(why) => Some(why),
-        Ok(()) if notes.is_empty() => None,
-        Ok(()) => Some(notes.join("; ")),
+        Ok(()) => note.map(str::to_string),
     };
     Graded {
         name: student.name.clone(),

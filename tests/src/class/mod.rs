@@ -221,6 +221,7 @@ pub fn grade_here(lab: &Lab, programs: &Programs, rerun: &Rerun) -> Result<Repor
     let outcomes = grade::grade_checks(lab, &subject, &reference, startup, |check| {
         part.grades(check.role)
     });
+    notes.extend(passed_nothing(lab, part, &outcomes));
     let reproduce = |id: &str| programs.rerun(lab, id, rerun);
     let gradescope = serde_json::from_str(&grade::report::gradescope(part, &outcomes, &[]))
         .map_err(|err| format!("the grader's JSON does not parse: {err}"))?;
@@ -237,6 +238,38 @@ pub fn grade_here(lab: &Lab, programs: &Programs, rerun: &Rerun) -> Result<Repor
             .collect(),
     }
     .with_notes(&notes))
+}
+
+/// A note for each of the student's programs that passed none of its
+/// checks, with what the first check saw: a program that never starts (a
+/// syntax error, a missing module) fails every check the same way, and the
+/// top of the report, Gradescope's `output` and the class summary should
+/// say so once.
+fn passed_nothing(lab: &Lab, part: grade::Part, outcomes: &[grade::Outcome]) -> Vec<String> {
+    let rubric = grade::rubric(lab);
+    let role_of = |id: &str| rubric.iter().find(|check| check.id == id).map(|c| c.role);
+    [grade::Role::Server, grade::Role::Client]
+        .into_iter()
+        .filter(|&role| part.grades(role))
+        .filter_map(|role| {
+            // Checks that could not run on this machine say nothing of the program.
+            let own: Vec<&grade::Outcome> = outcomes
+                .iter()
+                .filter(|outcome| role_of(outcome.id) == Some(role))
+                .filter(|outcome| !outcome.finding.as_ref().is_some_and(|f| f.skipped))
+                .collect();
+            let first = own.first()?;
+            let seen = &first.finding.as_ref()?.seen;
+            own.iter().all(|outcome| !outcome.passed()).then(|| {
+                format!(
+                    "the {} passed none of its {} checks; the first ({}) saw: {seen}",
+                    role.name(),
+                    own.len(),
+                    first.id
+                )
+            })
+        })
+        .collect()
 }
 
 /// How [`grade_submission`] runs a grade.
