@@ -117,7 +117,7 @@ fn assert_contained(canary: &TcpListener, targets: &[PathBuf]) {
 
 /// In `grade-class`'s sandbox every attempt of the hostile submission fails,
 /// so it keeps full marks, the files do not exist and the canary sees no
-/// connection. (Without the sandbox it writes its file and scores 25.)
+/// connection. (Without the sandbox it gets out and scores 0: see below.)
 #[test]
 fn a_hostile_submission_is_contained_and_loses_no_points() {
     // Not under /tmp: the sandbox hides the host's /tmp, which would make
@@ -139,6 +139,47 @@ fn a_hostile_submission_is_contained_and_loses_no_points() {
     let report = std::fs::read_to_string(root.path().join("grades-02/mallory.txt")).unwrap();
     assert!(full_marks(row, "mallory"), "{report}");
     assert_contained(&canary, &targets);
+}
+
+/// The hostile submission really is hostile: graded with `--no-sandbox`,
+/// one writes its file outside scratch and another, whose file cannot be
+/// written, reaches the canary; each then refuses to serve and scores 0.
+/// Without this, the contained test above could pass for a fixture that
+/// never tried.
+#[test]
+fn the_hostile_submission_gets_out_without_the_sandbox() {
+    let root = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let class = root.path().join("class");
+    let canary = TcpListener::bind("127.0.0.1:0").unwrap();
+    canary.set_nonblocking(true).unwrap();
+    let escaped = root.path().join("escaped.txt");
+    let cannot_write = root.path().join("no such folder/escaped.txt");
+    for (name, target) in [("mallet", &cannot_write), ("mallory", &escaped)] {
+        let folder = student(
+            &class,
+            name,
+            Some(wrapper("hostile/lab02_server.py", &[])),
+            None,
+        );
+        let plan = serde_json::json!({
+            "write": [target],
+            "canary": canary.local_addr().unwrap().to_string(),
+        });
+        std::fs::write(folder.join("hostile.json"), plan.to_string()).unwrap();
+    }
+    let output = labkit()
+        .args(["grade-class", "02"])
+        .arg(&class)
+        .args(["--server", "python3 server.py", "--no-sandbox"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(escaped.exists(), "mallory's file was not written");
+    assert!(canary.accept().is_ok(), "mallet did not reach the canary");
+    let csv = std::fs::read_to_string(root.path().join("grades-02/grades.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert!(rows[0].starts_with("mallet,0,"), "{csv}");
+    assert!(rows[1].starts_with("mallory,0,"), "{csv}");
 }
 
 /// `grade --sandbox` grades one student in the same sandbox, in the

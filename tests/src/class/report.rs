@@ -88,7 +88,11 @@ impl Report {
         }
         let block: String = notes.iter().map(|note| format!("note: {note}\n")).collect();
         // Notes added later join the block already at the top.
-        let gap = if self.text.starts_with("note: ") { "" } else { "\n" };
+        let gap = if self.text.starts_with("note: ") {
+            ""
+        } else {
+            "\n"
+        };
         self.text = format!("{block}{gap}{}", self.text);
         if let Some(results) = self.gradescope.as_object_mut() {
             let before = results
