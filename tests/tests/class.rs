@@ -348,6 +348,43 @@ fn bad_input_gets_a_clear_message_and_never_stops_the_batch() {
     assert!(report.contains("expected pattern"), "{report}");
 }
 
+/// While grading, a progress line is drawn on the terminal (here a pseudo
+/// terminal made by `script`), and nothing is drawn when stderr is a pipe.
+#[test]
+fn the_progress_line_shows_on_a_terminal_only() {
+    let root = tempfile::tempdir().unwrap();
+    let class = root.path().join("class");
+    // A server that exits at once: a quick grade.
+    student(&class, "quick", Some("raise SystemExit(1)\n".into()), None);
+    let command = format!(
+        "{} grade-class 02 {} --server 'python3 server.py' >/dev/null",
+        env!("CARGO_BIN_EXE_labkit"),
+        class.display()
+    );
+    let on_terminal = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .expect("run script (util-linux), which gives the grade a terminal");
+    assert!(
+        on_terminal.status.success(),
+        "{}",
+        text(&on_terminal.stderr)
+    );
+    let drawn = text(&on_terminal.stdout);
+    assert!(
+        drawn.contains("grading lab 02 [") && drawn.contains("1/1 students"),
+        "{drawn:?}"
+    );
+    let piped = labkit()
+        .args(["grade-class", "02"])
+        .arg(&class)
+        .args(["--server", "python3 server.py"])
+        .output()
+        .unwrap();
+    assert!(piped.status.success(), "{}", text(&piped.stderr));
+    assert_eq!(text(&piped.stderr), "");
+}
+
 /// A correct lab 02 student whose server first appends their name to the
 /// file `log` (which only an unsandboxed program can reach).
 fn logging_correct(class: &Path, name: &str, log: &Path) -> PathBuf {
