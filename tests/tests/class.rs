@@ -198,6 +198,20 @@ fn grade_with_sandbox_contains_a_hostile_student() {
     assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
     assert!(stdout.contains(": 15/15 points (100%)"), "{stdout}");
     assert_contained(&canary, &targets);
+
+    // Where bubblewrap cannot run, one line says so, and the way out it
+    // offers is one `grade` has (it has no --no-sandbox).
+    let refused = labkit()
+        .args(["grade", "02", "--sandbox", "--server", "python3 server.py"])
+        .current_dir(&folder)
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = text(&refused.stderr);
+    assert!(stderr.starts_with("error: cannot run bwrap"), "{stderr}");
+    assert!(stderr.contains("without --sandbox"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
 
 /// Missing and empty class folders are refused with one clear line; names

@@ -101,7 +101,8 @@ pub fn run(args: ClassArgs, labkit: &Path) -> Result<(), Failure> {
             "warning: grading without a sandbox: the students' programs run as you, with your files and network"
         );
     } else {
-        sandbox::check_available().map_err(|why| Failure::new(why).hint(sandbox::INSTALL_HINT))?;
+        sandbox::check_available()
+            .map_err(|why| Failure::new(why).hint(sandbox::install_hint("with --no-sandbox")))?;
     }
     // Made only now that the grade will run: a refused one leaves nothing.
     std::fs::create_dir_all(&out)

@@ -66,9 +66,15 @@ pub fn check_available() -> Result<(), String> {
     }
 }
 
-/// The hint that goes with [`check_available`]'s error.
-pub const INSTALL_HINT: &str = "install bubblewrap (sudo apt-get install bubblewrap) on a Linux machine \
-     with user namespaces, or grade with --no-sandbox on a machine you do not mind exposing";
+/// The hint that goes with [`check_available`]'s error, where `way_out` is
+/// how the command at hand grades unsandboxed (`grade-class` has
+/// `--no-sandbox`; `grade` is simply run without `--sandbox`).
+pub fn install_hint(way_out: &str) -> String {
+    format!(
+        "install bubblewrap (sudo apt-get install bubblewrap) on a Linux machine with user \
+         namespaces, or grade {way_out} on a machine you do not mind exposing"
+    )
+}
 
 /// A sandboxed command, and the control group that caps its processes (if
 /// this machine gave us one), removed when this is dropped: keep it until
@@ -271,7 +277,8 @@ pub fn under_tmp(paths: &[&Path]) -> Vec<PathBuf> {
 /// inside a sandbox whose scratch folder is a fresh temporary one, in the
 /// current folder (read-only inside); fails as the inner run did.
 pub fn run_this_inside(bin_dir: &Path, flag: &str) -> Result<(), shared::Failure> {
-    check_available().map_err(|why| shared::Failure::new(why).hint(INSTALL_HINT))?;
+    check_available()
+        .map_err(|why| shared::Failure::new(why).hint(install_hint(&format!("without {flag}"))))?;
     let exe =
         std::env::current_exe().map_err(|err| shared::Failure::io("find this program", &err))?;
     let args: Vec<std::ffi::OsString> = std::env::args_os()
