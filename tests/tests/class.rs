@@ -72,6 +72,16 @@ fn grade_class(class: &Path, extra: &[&str]) -> Output {
         .expect("run labkit grade-class")
 }
 
+/// Runs `grade-class LAB DIR` with exactly the options `args`.
+fn grade_class_as(lab: &str, class: &Path, args: &[&str]) -> Output {
+    labkit()
+        .args(["grade-class", lab])
+        .arg(class)
+        .args(args)
+        .output()
+        .expect("run labkit grade-class")
+}
+
 /// Bytes a program printed, as text.
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -126,12 +136,11 @@ fn a_hostile_submission_is_contained_and_loses_no_points() {
     let (_, canary, targets) = hostile(root.path());
     // Only the server is the student's: our client's checks are quick and
     // sure, so a full score means the server kept every point.
-    let output = labkit()
-        .args(["grade-class", "02"])
-        .arg(root.path().join("class"))
-        .args(["--server", "python3 server.py", "--startup-timeout", "30"])
-        .output()
-        .unwrap();
+    let output = grade_class_as(
+        "02",
+        &root.path().join("class"),
+        &["--server", "python3 server.py", "--startup-timeout", "30"],
+    );
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
     let csv = std::fs::read_to_string(root.path().join("grades-02/grades.csv")).unwrap();
@@ -167,12 +176,11 @@ fn the_hostile_submission_gets_out_without_the_sandbox() {
         });
         std::fs::write(folder.join("hostile.json"), plan.to_string()).unwrap();
     }
-    let output = labkit()
-        .args(["grade-class", "02"])
-        .arg(&class)
-        .args(["--server", "python3 server.py", "--no-sandbox"])
-        .output()
-        .unwrap();
+    let output = grade_class_as(
+        "02",
+        &class,
+        &["--server", "python3 server.py", "--no-sandbox"],
+    );
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert!(escaped.exists(), "mallory's file was not written");
     assert!(canary.accept().is_ok(), "mallet did not reach the canary");
@@ -347,12 +355,7 @@ fn bad_input_gets_a_clear_message_and_never_stops_the_batch() {
     )
     .unwrap();
     std::fs::write(broken.join("src/main.rs"), "fn main() { let }\n").unwrap();
-    let output = labkit()
-        .args(["grade-class", "02"])
-        .arg(&crates)
-        .args(["--crate", "--startup-timeout", "30"])
-        .output()
-        .unwrap();
+    let output = grade_class_as("02", &crates, &["--crate", "--startup-timeout", "30"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let report = std::fs::read_to_string(root.path().join("grades-02/ada.txt")).unwrap();
     assert!(
@@ -389,12 +392,7 @@ fn the_progress_line_shows_on_a_terminal_only() {
         drawn.contains("grading lab 02 [") && drawn.contains("1/1 students"),
         "{drawn:?}"
     );
-    let piped = labkit()
-        .args(["grade-class", "02"])
-        .arg(&class)
-        .args(["--server", "python3 server.py"])
-        .output()
-        .unwrap();
+    let piped = grade_class_as("02", &class, &["--server", "python3 server.py"]);
     assert!(piped.status.success(), "{}", text(&piped.stderr));
     assert_eq!(text(&piped.stderr), "");
 }
@@ -637,12 +635,7 @@ fn a_finished_starter_crate_scores_full_marks() {
         .status()
         .unwrap();
     assert!(copied.success());
-    let output = labkit()
-        .args(["grade-class", "01"])
-        .arg(&crates)
-        .args(["--crate", "--startup-timeout", "30"])
-        .output()
-        .unwrap();
+    let output = grade_class_as("01", &crates, &["--crate", "--startup-timeout", "30"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let report = std::fs::read_to_string(root.path().join("grades-01/grace.txt")).unwrap();
     assert!(report.starts_with("note: built the crate in"), "{report}");
