@@ -1131,6 +1131,39 @@ fn the_client_prints_forged_names_and_errors_each_on_one_line() {
     contract::assert_one_error_line(&stderr);
 }
 
+/// The digest in a download's trailer comes from the server too: a forged
+/// one is shown in the client's one error line, escapes visible, like a
+/// name or an error reply.
+#[test]
+fn the_client_prints_a_forged_digest_on_its_one_error_line() {
+    let server = FakeServer::start(|mut connection| {
+        let _ = frame::read_header::<Request>(&mut connection);
+        let _ = frame::write_frame(&mut connection, &Reply::ok(3), b"abc");
+        let trailer = Trailer {
+            sha256: peer::FORGED.to_string(),
+            body_size: 0,
+        };
+        let _ = frame::write_frame(&mut connection, &trailer, b"");
+        if frame::read_header::<Request>(&mut connection).is_ok() {
+            let _ = frame::write_frame(&mut connection, &Reply::ok(0), b"");
+        }
+    });
+    let here = tempfile::tempdir().unwrap();
+    let output = server
+        .client(CLIENT)
+        .args(["--quiet", "--dir"])
+        .arg(here.path())
+        .args(["get", "abc.txt"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    peer::assert_printed_safely(&stderr, 1);
+    contract::assert_one_error_line(&stderr);
+    assert!(stderr.contains("arrived damaged"), "{stderr}");
+    assert!(names_in(here.path()).is_empty());
+}
+
 labkit::every_lab_tests! {
     lab: "06",
     server: SERVER,
