@@ -1164,6 +1164,31 @@ fn the_client_prints_a_forged_digest_on_its_one_error_line() {
     assert!(names_in(here.path()).is_empty());
 }
 
+/// A reply header whose `status` is not one of the Protocol's words is a
+/// broken reply; the word the server sent is quoted in the error line, so
+/// it must not forge lines or drive the terminal either.
+#[test]
+fn the_client_prints_a_forged_status_on_its_one_error_line() {
+    let server = FakeServer::start(|mut connection| {
+        let _ = frame::read_header::<Request>(&mut connection);
+        let header =
+            serde_json::json!({"status": peer::FORGED, "body_size": 0}).to_string();
+        let mut wire = (header.len() as u32).to_be_bytes().to_vec();
+        wire.extend_from_slice(header.as_bytes());
+        let _ = connection.write_all(&wire);
+    });
+    let output = server
+        .client(CLIENT)
+        .args(["--quiet", "dir"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    peer::assert_printed_safely(&stderr, 1);
+    contract::assert_one_error_line(&stderr);
+    assert!(stderr.contains("unknown variant"), "{stderr}");
+}
+
 labkit::every_lab_tests! {
     lab: "06",
     server: SERVER,
