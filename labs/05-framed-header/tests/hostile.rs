@@ -226,3 +226,27 @@ fn client_prints_a_forged_refusal_on_one_line() {
         "{stdout}"
     );
 }
+
+/// The server's log quotes what a client asked for, refusals included: a
+/// report name holding a newline, a fake log line and an escape code stays
+/// on its one log line, escapes visible.
+#[test]
+fn a_forged_report_name_stays_on_one_line_of_the_servers_log() {
+    let server = Server::start(SERVER, [""; 0]).unwrap();
+    let mut stream = connect(&server);
+    let forged = Request {
+        report: "x\n127.0.0.1:1: forged\x1b[31m".into(),
+        count: None,
+        body_size: 0,
+    };
+    frame::write_frame(&mut stream, &forged, b"").unwrap();
+    let (reply, _) = frame::read_frame::<Reply>(&mut stream, 1024)
+        .unwrap()
+        .expect("a refusal");
+    assert!(reply.error.is_some());
+    assert!(server.wait_for_stderr("refused", Duration::from_secs(5)));
+    let log = server.stderr();
+    assert!(!log.iter().any(|line| line.contains('\x1b')), "{log:#?}");
+    let forged_lines = log.iter().filter(|line| line.contains("forged")).count();
+    assert_eq!(forged_lines, 1, "{log:#?}");
+}
