@@ -81,20 +81,42 @@ pub fn client_without_server_is_one_clear_error(
 /// A usage error (here an option that does not exist) is one `error: … (hint: …)`
 /// line on stderr and exit status 2, not clap's several lines of report.
 pub fn usage_error_is_one_line_with_status_2(program: impl AsRef<Path>, args: &[&str]) {
-    let output = assert_cmd::Command::new(program.as_ref())
+    let program = program.as_ref();
+    let output = assert_cmd::Command::new(program)
         .args(args)
         .timeout(std::time::Duration::from_secs(10))
         .output()
         .expect("the program runs");
-    assert_eq!(output.status.code(), Some(2), "usage errors exit with 2");
     let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "usage errors exit with 2: {} said {stderr}",
+        program.display()
+    );
     assert_one_error_line(&stderr);
     assert_eq!(
         stderr.lines().count(),
         1,
-        "one line and nothing else: {stderr}"
+        "one line and nothing else from {}: {stderr}",
+        program.display()
     );
     assert!(output.stdout.is_empty(), "nothing on stdout");
+}
+
+/// [`usage_error_is_one_line_with_status_2`] for every program of `lab`
+/// found in `bin_dir`: its server and client, and every extra tool its
+/// Cargo.toml lists, so that a tool added later keeps the contract too.
+pub fn every_program_answers_a_usage_error_in_one_line(lab: &str, bin_dir: &Path) {
+    let lab = crate::labs::find(lab).expect("the lab exists");
+    let programs = lab.programs();
+    assert!(
+        programs.contains(&lab.binary("server")) && programs.contains(&lab.binary("client")),
+        "the lab's Cargo.toml lists its programs: {programs:?}"
+    );
+    for program in programs {
+        usage_error_is_one_line_with_status_2(bin_dir.join(program), &["--no-such-option"]);
+    }
 }
 
 /// A port that nothing listens on, and that nothing else can take while this
@@ -239,11 +261,12 @@ macro_rules! every_lab_tests {
             $crate::contract::client_without_server_is_one_clear_error($client, &[$($arg),*], $refused);
         }
 
-        /// An unknown option is one error line and exit status 2, on both sides.
+        /// An unknown option is one error line and exit status 2, in every
+        /// program of the lab: server, client and extra tools.
         #[test]
         fn an_unknown_option_is_one_error_line_and_status_2() {
-            $crate::contract::usage_error_is_one_line_with_status_2($server, &["--no-such-option"]);
-            $crate::contract::usage_error_is_one_line_with_status_2($client, &["--no-such-option"]);
+            let bin_dir = ::std::path::Path::new($server).parent().unwrap();
+            $crate::contract::every_program_answers_a_usage_error_in_one_line($lab, bin_dir);
         }
 
         /// `just lab NN` shows both sides, finishes, and prints what the book shows.

@@ -29,6 +29,26 @@ impl Lab {
     pub fn binary(&self, role: &str) -> String {
         format!("lab{}-{role}", self.number)
     }
+
+    /// Every program of this lab, as its Cargo.toml lists them (`[[bin]]`):
+    /// the server, the client and any extra tool, so that a check of the
+    /// command-line contract cannot miss a tool added later. Empty if the
+    /// manifest cannot be read.
+    pub fn programs(&self) -> Vec<String> {
+        let manifest = std::fs::read_to_string(self.dir().join("Cargo.toml"))
+            .unwrap_or_default()
+            .parse::<toml_edit::DocumentMut>()
+            .unwrap_or_default();
+        let Some(bins) = manifest
+            .get("bin")
+            .and_then(toml_edit::Item::as_array_of_tables)
+        else {
+            return Vec::new();
+        };
+        bins.iter()
+            .filter_map(|bin| bin.get("name")?.as_str().map(str::to_string))
+            .collect()
+    }
 }
 
 /// `labs/` in this workspace.
@@ -132,5 +152,13 @@ mod tests {
     #[test]
     fn the_workspace_labs_are_found() {
         assert_eq!(find("1").unwrap().dir(), labs_dir().join("01-hello"));
+    }
+
+    #[test]
+    fn a_labs_programs_are_its_cargo_bins_tools_included() {
+        let programs = find("02").unwrap().programs();
+        for program in ["lab02-server", "lab02-client", "lab02-crowd"] {
+            assert!(programs.iter().any(|p| p == program), "{programs:?}");
+        }
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use shared::cli::Deadlines;
 use shared::failure::{describe, is_timeout};
 use shared::pace::Paced;
+use shared::text::printable;
 
 use crate::frame::{self, FrameError};
 use crate::protocol::{self, MAX_REQUEST_BODY, Reply, Request, STREAM_PIECE};
@@ -208,6 +209,7 @@ fn describe_exchange(request: &Request, reply: &Reply) -> String {
     }
     match &reply.error {
         None => format!("asked for {asked}, sent {} bytes", reply.body_size),
-        Some(reason) => format!("asked for {asked}, refused: {reason}"),
+        // A refusal may quote the name the client sent: one log line, whatever it holds.
+        Some(reason) => format!("asked for {asked}, refused: {}", printable(reason)),
     }
 }

@@ -200,6 +200,44 @@ fn client_cuts_a_reply_that_trickles_in() {
     assert!(stderr.contains("came too slowly"), "{stderr}");
 }
 
+/// A reply that takes longer than --timeout is not cut for being big: past
+/// its grace period it only has to keep up the minimum rate (16 KiB/s).
+#[test]
+fn client_takes_a_big_reply_slower_than_its_timeout_but_above_the_minimum_rate() {
+    let body: Vec<u8> = (0..=255u8).cycle().take(120 * 1024).collect();
+    let server = FakeServer::start(move |mut connection| {
+        let _ = frame::read_header::<Request>(&mut connection);
+        if frame::write_header(&mut connection, &Reply::ok(&body)).is_err() {
+            return;
+        }
+        // 6 KiB every 100 ms, about 60 KiB/s: 2 s for the body, twice the
+        // client's --timeout, and still well above 16 KiB/s on a busy machine.
+        for piece in body.chunks(6 * 1024) {
+            if connection.write_all(piece).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let started = Instant::now();
+    let output = server
+        .client(CLIENT)
+        .args(["--timeout", "1", "hello"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        started.elapsed() > Duration::from_secs(1),
+        "the reply outlasted --timeout"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.starts_with("hello: 122880 bytes, crc32 "),
+        "{stdout}"
+    );
+}
+
 /// A refusal whose reason forges lines and drives the terminal is printed
 /// on its one line, escapes visible.
 #[test]
@@ -225,4 +263,28 @@ fn client_prints_a_forged_refusal_on_one_line() {
         stdout.starts_with("hello: refused by the server: fine\\nhello: 28 bytes"),
         "{stdout}"
     );
+}
+
+/// The server's log quotes what a client asked for, refusals included: a
+/// report name holding a newline, a fake log line and an escape code stays
+/// on its one log line, escapes visible.
+#[test]
+fn a_forged_report_name_stays_on_one_line_of_the_servers_log() {
+    let server = Server::start(SERVER, [""; 0]).unwrap();
+    let mut stream = connect(&server);
+    let forged = Request {
+        report: "x\n127.0.0.1:1: forged\x1b[31m".into(),
+        count: None,
+        body_size: 0,
+    };
+    frame::write_frame(&mut stream, &forged, b"").unwrap();
+    let (reply, _) = frame::read_frame::<Reply>(&mut stream, 1024)
+        .unwrap()
+        .expect("a refusal");
+    assert!(reply.error.is_some());
+    assert!(server.wait_for_stderr("refused", Duration::from_secs(5)));
+    let log = server.stderr();
+    assert!(!log.iter().any(|line| line.contains('\x1b')), "{log:#?}");
+    let forged_lines = log.iter().filter(|line| line.contains("forged")).count();
+    assert_eq!(forged_lines, 1, "{log:#?}");
 }

@@ -23,6 +23,7 @@ use std::io::{self, Read, Write};
 
 use lab05_framed_header::frame::{self, FrameError, Header};
 use serde::{Deserialize, Serialize};
+use shared::text::printable;
 
 use crate::checksum::Checksum;
 use crate::partial::{CommitError, PartialFile};
@@ -260,7 +261,8 @@ pub enum Received {
     Stored(String),
     /// The digest did not match: nothing was kept.
     Damaged {
-        /// What the sender's trailer announced.
+        /// What the sender's trailer announced, made printable: the peer
+        /// chose it, and both sides put it in a message.
         expected: String,
         /// What the bytes that arrived hash to.
         actual: String,
@@ -330,9 +332,12 @@ pub fn receive_file(
         Sink::Failed(err) => Received::DiskFailed(err),
         Sink::File(file) => match file.commit(&trailer.sha256) {
             Ok(sha256) => Received::Stored(sha256),
-            Err(CommitError::Mismatch { expected, actual }) => {
-                Received::Damaged { expected, actual }
-            }
+            // The announced digest may be anything, a newline or a
+            // terminal escape included: shown, never obeyed.
+            Err(CommitError::Mismatch { expected, actual }) => Received::Damaged {
+                expected: printable(&expected),
+                actual,
+            },
             Err(CommitError::Io(err)) => Received::DiskFailed(err),
         },
     })

@@ -119,6 +119,19 @@ fn finish(child: Child) -> (bool, String, String) {
     )
 }
 
+/// For a test playing the server: ends a download with a trailer that
+/// announces `sha256`, then answers the client's goodbye (`close`).
+fn end_download(connection: &mut TcpStream, sha256: String) {
+    let trailer = Trailer {
+        sha256,
+        body_size: 0,
+    };
+    let _ = frame::write_frame(connection, &trailer, b"");
+    if frame::read_header::<Request>(connection).is_ok() {
+        let _ = frame::write_frame(connection, &Reply::ok(0), b"");
+    }
+}
+
 /// A raw connection from the test itself that speaks the protocol through
 /// the lab's own frame module, and can stop wherever a test wants.
 struct Raw {
@@ -1061,15 +1074,7 @@ fn a_download_longer_than_the_timeout_but_fast_enough_arrives() {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        let trailer = Trailer {
-            sha256: sha256(&file),
-            body_size: 0,
-        };
-        let _ = frame::write_frame(&mut connection, &trailer, b"");
-        // The client says goodbye.
-        if frame::read_header::<Request>(&mut connection).is_ok() {
-            let _ = frame::write_frame(&mut connection, &Reply::ok(0), b"");
-        }
+        end_download(&mut connection, sha256(&file));
     });
     let here = tempfile::tempdir().unwrap();
     let output = server
@@ -1129,6 +1134,58 @@ fn the_client_prints_forged_names_and_errors_each_on_one_line() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     peer::assert_printed_safely(&stderr, 1);
     contract::assert_one_error_line(&stderr);
+}
+
+/// Runs `client` against a server that sent forged text: it must fail with
+/// one `error: … (hint: …)` line that shows that text safely (no line of its
+/// own, no escape code). Returns the line.
+fn fails_with_one_safe_error_line(client: &mut assert_cmd::Command) -> String {
+    let output = client.output().expect("the client runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    peer::assert_printed_safely(&stderr, 1);
+    contract::assert_one_error_line(&stderr);
+    stderr
+}
+
+/// The digest in a download's trailer comes from the server too: a forged
+/// one is shown in the client's one error line, escapes visible, like a
+/// name or an error reply.
+#[test]
+fn the_client_prints_a_forged_digest_on_its_one_error_line() {
+    let server = FakeServer::start(|mut connection| {
+        let _ = frame::read_header::<Request>(&mut connection);
+        let _ = frame::write_frame(&mut connection, &Reply::ok(3), b"abc");
+        end_download(&mut connection, peer::FORGED.to_string());
+    });
+    let here = tempfile::tempdir().unwrap();
+    let stderr = fails_with_one_safe_error_line(
+        server
+            .client(CLIENT)
+            .args(["--quiet", "--dir"])
+            .arg(here.path())
+            .args(["get", "abc.txt"]),
+    );
+    assert!(stderr.contains("arrived damaged"), "{stderr}");
+    assert!(names_in(here.path()).is_empty());
+}
+
+/// A reply header whose `status` is not one of the Protocol's words is a
+/// broken reply; the word the server sent is quoted in the error line, so
+/// it must not forge lines or drive the terminal either.
+#[test]
+fn the_client_prints_a_forged_status_on_its_one_error_line() {
+    let server = FakeServer::start(|mut connection| {
+        let _ = frame::read_header::<Request>(&mut connection);
+        let header =
+            serde_json::json!({"status": peer::FORGED, "body_size": 0}).to_string();
+        let mut wire = (header.len() as u32).to_be_bytes().to_vec();
+        wire.extend_from_slice(header.as_bytes());
+        let _ = connection.write_all(&wire);
+    });
+    let stderr =
+        fails_with_one_safe_error_line(server.client(CLIENT).args(["--quiet", "dir"]));
+    assert!(stderr.contains("unknown variant"), "{stderr}");
 }
 
 labkit::every_lab_tests! {

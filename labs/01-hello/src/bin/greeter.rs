@@ -30,7 +30,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = shared::cli::parse();
     shared::run(|| {
         let listener = shared::net::listen(&args.endpoint)?;
         shared::net::announce(listener.local_addr())?;

@@ -25,7 +25,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = shared::cli::parse();
     shared::run(|| {
         let server = shared::net::resolve(&args.endpoint)?[0];
         let requests = args.requests as usize;

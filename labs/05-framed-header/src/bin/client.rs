@@ -17,7 +17,8 @@ struct Args {
     #[command(flatten)]
     endpoint: Endpoint,
 
-    /// Seconds to wait for each reply before giving up
+    /// Seconds each whole reply may take before giving up; a large reply may
+    /// take longer while it arrives at 16 KiB/s or more on average
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = shared::cli::seconds)]
     timeout: Duration,
 

@@ -30,7 +30,8 @@ struct Args {
     dir: PathBuf,
 
     /// Seconds to wait for the server (an answer, the next piece of a file)
-    /// before giving up
+    /// before giving up; once they are over, a file or a listing must also
+    /// arrive at 16 KiB/s or more on average
     #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = shared::cli::seconds)]
     timeout: Duration,
 
