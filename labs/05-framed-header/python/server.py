@@ -21,6 +21,7 @@ MAX_NUMBERS = 32 * 1024 * 1024
 IDLE_TIMEOUT = 30
 REQUEST_TIMEOUT = 10
 MIN_RATE = 16 * 1024
+GENTLE_CLOSE_TIME = 1
 HELLO = b"hello from the lab 05 server"
 CATALOGUE = "hello, empty, time, numbers (with a count of bytes), echo (sends your body back)"
 
@@ -194,10 +195,22 @@ class Conversation(socketserver.BaseRequestHandler):
                 sock.settimeout(IDLE_TIMEOUT)
                 send_reply(sock, error=str(bad))
                 sock.shutdown(socket.SHUT_WR)
+                discard_for_a_second(sock)
             except OSError:
                 pass
         except OSError as err:
             log(f"{who}: {err}; closing the connection")
+
+
+def discard_for_a_second(sock):
+    """Reads and drops what the client still sends, for one second or until it
+    closes: closing with bytes still arriving would answer them with a reset,
+    which can destroy the error reply before the client reads it."""
+    deadline = time.monotonic() + GENTLE_CLOSE_TIME
+    while (left := deadline - time.monotonic()) > 0:
+        sock.settimeout(left)
+        if not sock.recv(4096):
+            return
 
 
 def log(line):

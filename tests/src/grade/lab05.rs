@@ -6,12 +6,14 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use super::contract::CLIENT_TIMEOUT;
-use super::session::{Finding, REPLY_TIMEOUT, Session, TRANSFER_TIMEOUT, accept_within, preview};
+use super::session::{
+    Finding, REPLY_TIMEOUT, Session, TRANSFER_TIMEOUT, accept_within, preview, write_failure,
+};
 use super::wire::{bad_length, frame, read_frame};
 use super::{CHECK_TIMEOUT, Check, Role, contract};
 use crate::proxy::Cut;
@@ -88,6 +90,32 @@ pub fn checks() -> Vec<Check> {
             run: survives_bad_frames,
         },
         Check {
+            id: "slow-request-is-cut",
+            points: 5,
+            role: Role::Server,
+            // The request timeout is 10 s; the reply and the close may come 5 s late.
+            timeout: CHECK_TIMEOUT,
+            title: "a request whose prefix and header have not all come 10 s after its first byte gets an error reply and the close",
+            run: slow_request_is_cut,
+        },
+        Check {
+            id: "lingers-after-error",
+            // Given code: close_gently.
+            points: 0,
+            role: Role::Server,
+            timeout: CHECK_TIMEOUT,
+            title: "after a broken frame's error reply, the server reads what the client still sends (no reset), then closes within a second",
+            run: lingers_after_error,
+        },
+        Check {
+            id: "largest-echo",
+            points: 5,
+            role: Role::Server,
+            timeout: CHECK_TIMEOUT,
+            title: "an `echo` of exactly 1,048,576 bytes, the most the Protocol allows, is answered byte for byte",
+            run: largest_echo,
+        },
+        Check {
             id: "largest-header",
             points: 5,
             role: Role::Server,
@@ -136,6 +164,24 @@ pub fn checks() -> Vec<Check> {
             timeout: CHECK_TIMEOUT,
             title: "the client refuses a reply whose CRC-32 does not match its body, with one `error:` line",
             run: client_checks_crc,
+        },
+        Check {
+            id: "client-checks-body",
+            // Given code: check() compares the body with the numbers.
+            points: 0,
+            role: Role::Client,
+            timeout: CHECK_TIMEOUT,
+            title: "the client refuses a `numbers` reply whose body is not the numbers, even with a matching CRC-32",
+            run: client_checks_body,
+        },
+        Check {
+            id: "client-largest-reply",
+            points: 5,
+            role: Role::Client,
+            // 32 MiB to generate, check and compare on a busy machine.
+            timeout: Duration::from_secs(60),
+            title: "the client takes the largest reply the Protocol allows, `numbers 33554432`, prints its line and exits 0",
+            run: client_largest_reply,
         },
     ]
 }
@@ -359,7 +405,17 @@ fn survives_bad_frames(session: &mut Session) -> Result<(), Finding> {
     session.note("sending a frame cut short (10 of its 100 body bytes), then closing our side");
     let _ = stream.write_all(&cut);
     let _ = stream.shutdown(Shutdown::Write);
-    expect_closed(session, &mut stream, "a frame cut short")?;
+    let came = expect_closed(session, &mut stream, "a frame cut short")?;
+    if !came.is_empty() && !starts_with_error_reply(&came) {
+        return Err(Finding::new(
+            "after a frame cut short: an error reply, or nothing, then the close",
+            format!("{:?}", preview(&came)),
+        )
+        .diagnosis(
+            "a body cut short by the end of the stream is a broken frame: never answer the part \
+             that came",
+        ));
+    }
     served_after(session, addr, "a frame cut short")
 }
 
@@ -433,11 +489,7 @@ fn expect_broken_frames(
                 format!("after {what}, no error reply came: {rule}")
             })
         })?;
-        let refused = header.get("error").and_then(Value::as_str).is_some()
-            && header["body_size"] == 0
-            && header["crc32"] == 0
-            && body.is_empty();
-        if !refused {
+        if !is_error_reply(&header, &body) {
             let finding = Finding::new(
                 format!("after {what}: an error reply, body_size 0 and crc32 0"),
                 header.to_string(),
@@ -461,13 +513,18 @@ fn expect_broken_frames(
 }
 
 /// Expects the server to end the connection (after at most a second of
-/// discarding) rather than wait for more.
-fn expect_closed(session: &Session, stream: &mut TcpStream, after: &str) -> Result<(), Finding> {
-    let mut rest = [0u8; 4096];
+/// discarding) rather than wait for more; returns what came before the end.
+fn expect_closed(
+    session: &Session,
+    stream: &mut TcpStream,
+    after: &str,
+) -> Result<Vec<u8>, Finding> {
+    let mut came = Vec::new();
+    let mut piece = [0u8; 4096];
     loop {
-        match stream.read(&mut rest) {
+        match stream.read(&mut piece) {
             Ok(0) => break,
-            Ok(_) => {}
+            Ok(n) => came.extend_from_slice(&piece[..n]),
             Err(err) if err.kind() == std::io::ErrorKind::ConnectionReset => break,
             Err(_) => {
                 return Err(Finding::new(
@@ -482,7 +539,27 @@ fn expect_closed(session: &Session, stream: &mut TcpStream, after: &str) -> Resu
         }
     }
     session.note(format!("the server closed the connection after {after}"));
-    Ok(())
+    Ok(came)
+}
+
+/// Whether a reply is an error reply: an `error` string, no body, crc32 0.
+fn is_error_reply(header: &Value, body: &[u8]) -> bool {
+    header.get("error").and_then(Value::as_str).is_some()
+        && header["body_size"] == 0
+        && header["crc32"] == 0
+        && body.is_empty()
+}
+
+/// Whether `bytes` start with an error reply frame.
+fn starts_with_error_reply(bytes: &[u8]) -> bool {
+    let Some(prefix) = bytes.first_chunk::<4>() else {
+        return false;
+    };
+    let end = 4 + u32::from_be_bytes(*prefix) as usize;
+    bytes
+        .get(4..end)
+        .and_then(|json| serde_json::from_slice::<Value>(json).ok())
+        .is_some_and(|header| is_error_reply(&header, b""))
 }
 
 /// Expects a new client to be served after `what` was sent to another.
@@ -574,9 +651,40 @@ fn client_goes_on_after_refusal(session: &mut Session) -> Result<(), Finding> {
 }
 
 fn client_checks_crc(session: &mut Session) -> Result<(), Finding> {
+    client_refuses_damaged(
+        session,
+        ("hello", HELLO),
+        crc32fast::hash(HELLO) ^ 1,
+        "compute the CRC-32 of the body and compare it with the header's crc32",
+    )
+}
+
+fn client_checks_body(session: &mut Session) -> Result<(), Finding> {
+    // Twelve bytes, but the last number is 6 where the numbers have 5.
+    let wrong: &[u8] = b"0\n1\n2\n3\n4\n6\n";
+    client_refuses_damaged(
+        session,
+        ("numbers 12", wrong),
+        crc32fast::hash(wrong),
+        "compare a numbers reply with the numbers 0, 1, 2, … cut to the count: a CRC-32 that \
+         matches shows the body was not damaged on the way, not that it is the body asked for",
+    )
+}
+
+/// Runs the client with the one REPORT `typed`, the grader playing the
+/// server, which answers with `body` and the header's `crc32`: a damaged
+/// reply, which the client must refuse with a non-zero exit status and one
+/// `error:` line (`diagnosis` says what it missed if it exits 0).
+fn client_refuses_damaged(
+    session: &mut Session,
+    (typed, body): (&str, &'static [u8]),
+    crc32: u32,
+    diagnosis: &str,
+) -> Result<(), Finding> {
     let (listener, addr) = session.listen_as_grader()?;
     session.note(format!(
-        "the grader plays the server on {addr}: its hello reply carries a wrong crc32"
+        "the grader plays the server on {addr}: it answers `{typed}` with {:?} and crc32 {crc32}",
+        preview(body)
     ));
     // Says whether the damaged reply went out: a client that fails without
     // asking has not shown that it checks anything.
@@ -591,17 +699,16 @@ fn client_checks_crc(session: &mut Session) -> Result<(), Finding> {
         }
         let mut header = vec![0; u32::from_be_bytes(prefix) as usize];
         conn.read_exact(&mut header).map_err(|_| None)?;
-        let wrong = crc32fast::hash(HELLO) ^ 1;
         conn.write_all(&frame(
-            &json!({"body_size": HELLO.len(), "crc32": wrong}),
-            HELLO,
+            &json!({"body_size": body.len(), "crc32": crc32}),
+            body,
         ))
         .map_err(|_| None)?;
         let mut rest = Vec::new();
         let _ = conn.read_to_end(&mut rest);
         Ok(())
     });
-    let run = session.run_client(addr, &["hello"], "", CLIENT_TIMEOUT)?;
+    let run = session.run_client(addr, &[typed], "", CLIENT_TIMEOUT)?;
     match server.join().unwrap_or(Err(None)) {
         Ok(()) => {}
         Err(Some(wrong)) => return Err(wrong),
@@ -612,9 +719,42 @@ fn client_checks_crc(session: &mut Session) -> Result<(), Finding> {
             "a non-zero exit status: the reply was damaged",
             "exit status 0",
         )
-        .diagnosis("compute the CRC-32 of the body and compare it with the header's crc32"));
+        .diagnosis(diagnosis));
     }
     contract::expect_one_error_line(&run.stderr)
+}
+
+/// The largest `numbers` reply the Protocol allows.
+const LARGEST_NUMBERS: &str = "numbers 33554432";
+
+fn client_largest_reply(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_reference_server(&[])?;
+    let run = session.run_client(addr, &[LARGEST_NUMBERS], "", Duration::from_secs(45))?;
+    // The Protocol's refusal line would say the reply never came.
+    let refused = format!("{LARGEST_NUMBERS}: refused by the server:");
+    let printed = run.stdout.lines().any(|line| {
+        line.starts_with(&format!("{LARGEST_NUMBERS}:")) && !line.starts_with(&refused)
+    });
+    if !run.success || !printed {
+        return Err(Finding::new(
+            format!("a line starting `{LARGEST_NUMBERS}:`, not a refusal, and exit status 0"),
+            format!(
+                "stdout {:?}, {}; it said: {}",
+                preview(run.stdout.as_bytes()),
+                if run.success {
+                    "exit status 0"
+                } else {
+                    "a non-zero exit status"
+                },
+                contract::last_line(&run.stderr)
+            ),
+        )
+        .diagnosis(
+            "a numbers reply may have up to 33554432 bytes of body: a client's cap on reply \
+             bodies must let it through",
+        ));
+    }
+    Ok(())
 }
 
 fn client_sends_reports(session: &mut Session) -> Result<(), Finding> {
@@ -686,6 +826,131 @@ fn client_sends_reports(session: &mut Session) -> Result<(), Finding> {
         .diagnosis("compare a numbers reply with the numbers 0, 1, 2, … cut to the count"));
     }
     Ok(())
+}
+
+/// How long a server may take to cut a request that stalls in its header:
+/// the Protocol's 10 s, and room for a busy machine.
+const SLOW_REQUEST_LIMIT: Duration = Duration::from_secs(15);
+
+fn slow_request_is_cut(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_server(&[])?;
+    let mut stream = session.connect(addr)?;
+    let request = frame(&json!({"report": "hello", "body_size": 0}), b"");
+    session.note(
+        "sending a hello request's length prefix and 6 bytes of its header, then nothing, \
+         the connection open",
+    );
+    session.send(&mut stream, &request[..10], "the start of the request")?;
+    let _ = stream.set_read_timeout(Some(SLOW_REQUEST_LIMIT));
+    let rule = "a request whose prefix and header have not all come 10 s after its first byte \
+                is a slow request (Protocol: Slow requests): one error reply, then the close; \
+                a read that times out is not retried";
+    let (header, body) =
+        read_frame(session, &mut stream).map_err(|finding| finding.diagnosis(rule))?;
+    if !is_error_reply(&header, &body) {
+        return Err(Finding::new(
+            "an error reply, body_size 0 and crc32 0",
+            header.to_string(),
+        )
+        .diagnosis(rule));
+    }
+    expect_closed(session, &mut stream, "a slow request").map(drop)
+}
+
+/// How long after its broken frame the grader keeps sending: well inside the
+/// second the server discards for, so no send may meet a reset.
+const KEEP_SENDING: Duration = Duration::from_millis(600);
+
+/// How long after the error reply the grader waits, silent, before it checks
+/// that the server has closed: its second of discarding, and room for a busy
+/// machine.
+const CLOSED_BY: Duration = Duration::from_secs(3);
+
+fn lingers_after_error(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_server(&[])?;
+    let mut stream = session.connect(addr)?;
+    session.note("sending a header length of 0, a broken frame");
+    let sent = Instant::now();
+    session.send(&mut stream, &[0, 0, 0, 0], "the broken frame")?;
+    let (header, body) = read_frame(session, &mut stream)?;
+    let replied = Instant::now();
+    if !is_error_reply(&header, &body) {
+        return Err(Finding::new(
+            "an error reply, body_size 0 and crc32 0",
+            header.to_string(),
+        ));
+    }
+    session.note(format!(
+        "sending 4 bytes every 20 ms until {} s after the broken frame",
+        KEEP_SENDING.as_secs_f64()
+    ));
+    let mut pieces = 0;
+    while pieces < 2 || sent.elapsed() < KEEP_SENDING {
+        if let Err(err) = stream.write_all(b"more") {
+            return Err(Finding::new(
+                "the bytes sent within a second of the broken frame are read and discarded",
+                format!(
+                    "after {pieces} piece(s), a send failed: {}",
+                    write_failure(&err)
+                ),
+            )
+            .diagnosis(
+                "after the error reply, close the sending side, then read and discard what \
+                 arrives for one second (or until the client closes) before closing: a socket \
+                 closed with bytes still coming answers them with a reset, which can destroy \
+                 the error reply",
+            ));
+        }
+        pieces += 1;
+        thread::sleep(Duration::from_millis(20));
+    }
+    session.note(format!(
+        "now sending nothing, the connection open, until {} s after the error reply",
+        CLOSED_BY.as_secs()
+    ));
+    thread::sleep(CLOSED_BY.saturating_sub(replied.elapsed()));
+    // A byte sent to a closed socket is answered with a reset, which makes
+    // the next send fail: the only sign, on a connection we keep open, that
+    // the peer has closed. A server still reading would take the first byte
+    // (and only then, perhaps, close), so the second send would go through.
+    let probe = stream.write_all(b"?").and_then(|()| {
+        thread::sleep(Duration::from_millis(100));
+        stream.write_all(b"?")
+    });
+    if probe.is_ok() {
+        return Err(Finding::new(
+            format!(
+                "the connection closed within {} s of the error reply",
+                CLOSED_BY.as_secs()
+            ),
+            "it was still open: a byte sent then was read, not answered with a reset",
+        )
+        .diagnosis(
+            "read and discard for one second at most (or until the client closes), then \
+             close: a client that never closes must not hold the connection",
+        ));
+    }
+    session.note("the server closed the connection");
+    Ok(())
+}
+
+/// The largest request body the Protocol allows (for `echo`).
+const LARGEST_ECHO: usize = 1_048_576;
+
+fn largest_echo(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_server(&[])?;
+    let mut stream = session.connect(addr)?;
+    let body: Vec<u8> = (0..LARGEST_ECHO).map(|i| (i % 251) as u8).collect();
+    expect_reply(
+        session,
+        &mut stream,
+        &json!({"report": "echo", "body_size": LARGEST_ECHO}),
+        &body,
+        &body,
+    )
+    .map_err(|finding| {
+        finding.diagnosis("a request body may have up to 1048576 bytes: refuse only above that")
+    })
 }
 
 /// The longest header the Protocol allows.
