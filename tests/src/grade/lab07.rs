@@ -47,7 +47,7 @@ pub fn checks() -> Vec<Check> {
         },
         Check {
             id: "split-lines",
-            points: 10,
+            points: 5,
             role: Role::Server,
             timeout: CHECK_TIMEOUT,
             title: "answers lines that arrive one byte at a time, once each is whole",
@@ -55,7 +55,7 @@ pub fn checks() -> Vec<Check> {
         },
         Check {
             id: "merged-lines",
-            points: 10,
+            points: 5,
             role: Role::Server,
             timeout: CHECK_TIMEOUT,
             title: "answers every line of a read that brings several, forgetting none in its buffer",
@@ -63,7 +63,7 @@ pub fn checks() -> Vec<Check> {
         },
         Check {
             id: "thousand-at-once",
-            points: 10,
+            points: 5,
             role: Role::Server,
             timeout: CHECK_TIMEOUT,
             title: "1,000 clients connected at once each get their own reply",
@@ -90,7 +90,7 @@ pub fn checks() -> Vec<Check> {
             points: 10,
             role: Role::Server,
             timeout: CHECK_TIMEOUT,
-            title: "a line of 65,536 bytes is answered; one of 65,537 gets the error line, then a clean close",
+            title: "a line of 65,536 bytes is answered; one of 65,537 gets the error line and the end of the stream, then 1 s of discarding, then the close",
             run: over_long_line,
         },
         Check {
@@ -100,6 +100,22 @@ pub fn checks() -> Vec<Check> {
             timeout: CHECK_TIMEOUT,
             title: "a client's half-close gets its replies then the end; an unfinished line gets none; others go on",
             run: zero_byte_read,
+        },
+        Check {
+            id: "late-reader",
+            points: 10,
+            role: Role::Server,
+            timeout: CHECK_TIMEOUT,
+            title: "a client that sends 512 KiB of lines before it reads gets every reply, also when it half-closes at once",
+            run: late_reader,
+        },
+        Check {
+            id: "pauses",
+            points: 5,
+            role: Role::Server,
+            timeout: CHECK_TIMEOUT,
+            title: "a client that pauses 1 s after a reply, then 1 s in the middle of a line, is still answered",
+            run: pauses,
         },
         Check {
             id: "idle-cpu",
@@ -358,7 +374,7 @@ fn over_long_line(session: &mut Session) -> Result<(), Finding> {
     too_long.extend(vec![b'a'; MAX_LINE + 1]);
     too_long.extend(b"\nafter\n");
     session.note(format!(
-        "sending `fine\\n`, a line of {} bytes, then `after\\n`",
+        "sending `fine\\n`, a line of {} bytes, then `after\\n`, then a line every 10 ms",
         MAX_LINE + 1
     ));
     stream
@@ -366,15 +382,116 @@ fn over_long_line(session: &mut Session) -> Result<(), Finding> {
         .map_err(|err| Finding::new("the lines can be sent", err.to_string()))?;
     let mut expected = b"FINE\n".to_vec();
     expected.extend_from_slice(TOO_LONG);
-    let seen = read_to_close(&mut stream, 4 * MAX_LINE as u64)?;
-    if seen != expected {
+    let ending = keep_sending(&mut stream, expected.len())?;
+    if ending.seen != expected {
         return Err(Finding::new(
             format!("{:?}, then the end of the stream", preview(&expected)),
-            format!("{:?}", preview(&seen)),
+            format!("{:?}", preview(&ending.seen)),
         )
         .diagnosis("the replies to the lines before, then the exact error line, then close"));
     }
+    session.note(format!(
+        "after the error line: the end of the stream {:?} later, a reset {:?} later",
+        ending.end_of_stream, ending.reset
+    ));
+    if ending.end_of_stream >= AT_ONCE {
+        return Err(Finding::new(
+            format!("the end of the stream within {AT_ONCE:?} of the error line"),
+            format!("{:?}", ending.end_of_stream),
+        )
+        .diagnosis("close the sending side (shutdown) as soon as the error line is sent"));
+    }
+    if ending.reset < AT_ONCE {
+        return Err(Finding::new(
+            format!("no reset for {AT_ONCE:?} after the error line, while the client still sends"),
+            format!("a reset {:?} after it", ending.reset),
+        )
+        .diagnosis("closing with unread bytes resets the connection: read and discard what comes for 1 s first"));
+    }
     Ok(())
+}
+
+/// How soon after the error line the end of the stream must come, and how
+/// long before a reset may: the Protocol's "at once" and "one second", with
+/// room on both sides for a busy machine.
+const AT_ONCE: Duration = Duration::from_millis(500);
+
+/// How long after the error line the server must have closed the whole
+/// connection: its one second of discarding, and room for a busy machine.
+const CLOSED_WITHIN: Duration = Duration::from_secs(3);
+
+/// What a client that keeps sending after an error line saw, and when.
+struct Ending {
+    /// Every byte that came before the end of the stream.
+    seen: Vec<u8>,
+    /// From the error line (the last expected byte) to the end of the stream.
+    end_of_stream: Duration,
+    /// From the error line to the first send the connection refused.
+    reset: Duration,
+}
+
+/// Reads until the end of the stream while sending a line every 10 ms, as
+/// a client that has not noticed the error would, until a send fails: the
+/// server closed the whole connection and the client's bytes were reset.
+fn keep_sending(stream: &mut TcpStream, expected: usize) -> Result<Ending, Finding> {
+    stream
+        .set_nonblocking(true)
+        .map_err(|err| Finding::new("a non-blocking socket", err.to_string()))?;
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    let mut error_line = None;
+    let mut end_of_stream = None;
+    let mut chunk = [0; 4096];
+    loop {
+        let now = Instant::now();
+        if end_of_stream.is_none() {
+            match stream.read(&mut chunk) {
+                Ok(0) => end_of_stream = Some(now),
+                Ok(n) => seen.extend_from_slice(&chunk[..n]),
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                Err(err) => {
+                    return Err(Finding::new(
+                        "the error line, then the end of the stream",
+                        format!("{:?}, then {err}", preview(&seen)),
+                    )
+                    .diagnosis("close only after shutting down the sending side and reading what is left for 1 s"));
+                }
+            }
+            if error_line.is_none() && seen.len() >= expected {
+                error_line = Some(now);
+            }
+        }
+        if let Err(err) = stream.write(b"a line sent after the error line\n") {
+            if err.kind() != io::ErrorKind::WouldBlock {
+                let since = |at: Option<Instant>| at.map(|at| at.saturating_duration_since(error_line.unwrap_or(at)));
+                return match (since(end_of_stream), error_line) {
+                    (Some(end_of_stream), Some(error_line)) => Ok(Ending {
+                        seen,
+                        end_of_stream,
+                        reset: now - error_line,
+                    }),
+                    _ => Err(Finding::new(
+                        "the error line, then the end of the stream",
+                        format!("{:?}, then a reset ({err})", preview(&seen)),
+                    )
+                    .diagnosis("close only after shutting down the sending side and reading what is left for 1 s")),
+                };
+            }
+        }
+        let deadline = error_line.unwrap_or(started) + CLOSED_WITHIN;
+        if now >= deadline {
+            return Err(Finding::new(
+                format!("the connection closed within {CLOSED_WITHIN:?} of the error line"),
+                format!("{:?}, and the server still takes the client's bytes", preview(&seen)),
+            )
+            .diagnosis(if end_of_stream.is_none() {
+                "after the error line, shut down the sending side"
+            } else {
+                "close the connection 1 s after the error line even if the client goes on sending"
+            }));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 fn zero_byte_read(session: &mut Session) -> Result<(), Finding> {
@@ -401,6 +518,131 @@ fn zero_byte_read(session: &mut Session) -> Result<(), Finding> {
         .exchange(&mut other, b"line\n", b"HALF A LINE\n")
         .map_err(|finding| finding.diagnosis("one client's end must not end the others"))
 }
+
+/// Bytes of lines the late reader sends in each round: twice the 256 KiB of
+/// replies at which our server stops reading, so that it does.
+const LATE_LINES: usize = 512 * 1024;
+
+/// How long the late reader sends before it reads its first reply.
+const READS_AFTER: Duration = Duration::from_millis(300);
+
+/// How long no byte may move either way before the late reader gives up.
+const STUCK: Duration = Duration::from_secs(3);
+
+fn late_reader(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_server(&[])?;
+    let mut stream = connect_with_a_small_window(addr)?;
+    session.note(format!(
+        "a client with a {FLOODER_WINDOW}-byte receive window sends {} KiB of lines, reading only after {READS_AFTER:?}",
+        LATE_LINES / 1024
+    ));
+    send_before_reading(session, &mut stream, 1, false)?;
+    session.note("every reply came; the same again, closing the sending side as soon as the lines are sent");
+    send_before_reading(session, &mut stream, 2, true)
+}
+
+/// Sends `LATE_LINES` bytes of lines, reads the replies only after
+/// `READS_AFTER` (and sends the rest meanwhile), and checks every reply;
+/// with `half_close`, closes its sending side once the lines are out and
+/// then wants the end of the stream after the last reply.
+fn send_before_reading(
+    session: &Session,
+    stream: &mut TcpStream,
+    round: usize,
+    half_close: bool,
+) -> Result<(), Finding> {
+    let mut lines = Vec::with_capacity(LATE_LINES + 64);
+    while lines.len() < LATE_LINES {
+        lines.extend(format!("round {round}, line {} of a client that reads late\n", lines.len()).bytes());
+    }
+    let expected = lines.to_ascii_uppercase();
+    let mut sent = 0;
+    let mut seen = Vec::with_capacity(expected.len());
+    let mut chunk = vec![0; 64 * 1024];
+    let started = Instant::now();
+    let mut moved_at = started;
+    let failed = |what: &str, err: io::Error| Finding::new(what.to_string(), err.to_string());
+    loop {
+        let now = Instant::now();
+        if sent < lines.len() {
+            match stream.write(&lines[sent..]) {
+                Ok(n) => {
+                    sent += n;
+                    moved_at = now;
+                    if sent == lines.len() && half_close {
+                        stream
+                            .shutdown(Shutdown::Write)
+                            .map_err(|err| failed("a half-close", err))?;
+                    }
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                Err(err) => return Err(failed("the lines can be sent", err)),
+            }
+        }
+        if now - started >= READS_AFTER {
+            match stream.read(&mut chunk) {
+                Ok(0) if half_close && seen.len() == expected.len() => return Ok(()),
+                Ok(0) => {
+                    return Err(Finding::new(
+                        format!("{} bytes of replies", expected.len()),
+                        format!("the end of the stream after {} bytes", seen.len()),
+                    )
+                    .diagnosis("a half-close ends the client's lines, not its replies: send every reply still owed, then close"));
+                }
+                Ok(n) => {
+                    seen.extend_from_slice(&chunk[..n]);
+                    moved_at = now;
+                    if seen.len() > expected.len() || !expected.starts_with(&seen) {
+                        let from = seen.iter().zip(&expected).take_while(|(a, b)| a == b).count();
+                        return Err(Finding::new(
+                            format!("the replies in order, from byte {from}: {:?}", preview(&expected[from..])),
+                            format!("{:?}", preview(&seen[from..])),
+                        ));
+                    }
+                    if seen.len() == expected.len() && !half_close {
+                        session.note(format!("round {round}: all {} bytes of replies came in order", seen.len()));
+                        return Ok(());
+                    }
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                Err(err) => return Err(failed("the replies can be read", err)),
+            }
+        }
+        if now - moved_at >= STUCK {
+            return Err(Finding::new(
+                format!("{} bytes of replies", expected.len()),
+                format!(
+                    "{} bytes, {} of {} bytes of lines sent, then nothing moved for {STUCK:?}",
+                    seen.len(),
+                    sent,
+                    lines.len()
+                ),
+            )
+            .diagnosis("replies wait unsent: ask for WRITABLE while they do, write them when the client reads, then read its lines again"));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn pauses(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_server(&[])?;
+    let mut stream = session.connect(addr)?;
+    session.exchange(&mut stream, b"before a pause\n", b"BEFORE A PAUSE\n")?;
+    session.note(format!("pausing {PAUSE:?} after the reply"));
+    std::thread::sleep(PAUSE);
+    session.send(&mut stream, b"half a line, ", "half a line")?;
+    session.note(format!("sent half a line; pausing {PAUSE:?}"));
+    std::thread::sleep(PAUSE);
+    session
+        .exchange(&mut stream, b"then its end\n", b"HALF A LINE, THEN ITS END\n")
+        .map_err(|finding| {
+            finding.diagnosis("a connection may be closed only after 30 s without progress: reset its deadline on every byte received or sent")
+        })
+}
+
+/// How long the pausing client waits: far more than the 250 ms between two
+/// sweeps of our server, far less than the 30 s idle timeout.
+const PAUSE: Duration = Duration::from_secs(1);
 
 /// How long the threads of process `pid` have been runnable so far: on a
 /// CPU, or waiting for one (`/proc/PID/task/*/schedstat`).
