@@ -106,7 +106,7 @@ pub fn checks() -> Vec<Check> {
             points: 10,
             role: Role::Server,
             timeout: CHECK_TIMEOUT,
-            title: "a client that sends 512 KiB of lines before it reads gets every reply, also when it half-closes at once",
+            title: "a client that sends 4 MiB of lines before it reads gets every reply in order, also when it half-closes",
             run: late_reader,
         },
         Check {
@@ -519,11 +519,13 @@ fn zero_byte_read(session: &mut Session) -> Result<(), Finding> {
         .map_err(|finding| finding.diagnosis("one client's end must not end the others"))
 }
 
-/// Bytes of lines the late reader sends in each round: twice the 256 KiB of
-/// replies at which our server stops reading, so that it does.
-const LATE_LINES: usize = 512 * 1024;
+/// Bytes of lines the late reader sends in each round: as many replies as
+/// the kernel holds for a socket by default (tcp_wmem), so that some wait
+/// in the server until the client reads.
+const LATE_LINES: usize = 4 * 1024 * 1024;
 
-/// How long the late reader sends before it reads its first reply.
+/// How long the late reader waits, once its lines stop going out (all sent,
+/// or the server stopped reading them), before it reads its first reply.
 const READS_AFTER: Duration = Duration::from_millis(300);
 
 /// How long no byte may move either way before the late reader gives up.
@@ -559,11 +561,12 @@ fn send_before_reading(
     let mut sent = 0;
     let mut seen = Vec::with_capacity(expected.len());
     let mut chunk = vec![0; 64 * 1024];
-    let started = Instant::now();
-    let mut moved_at = started;
+    let mut moved_at = Instant::now();
+    let mut reading = false;
     let failed = |what: &str, err: io::Error| Finding::new(what.to_string(), err.to_string());
     loop {
         let now = Instant::now();
+        let moved_before = moved_at;
         if sent < lines.len() {
             match stream.write(&lines[sent..]) {
                 Ok(n) => {
@@ -579,7 +582,10 @@ fn send_before_reading(
                 Err(err) => return Err(failed("the lines can be sent", err)),
             }
         }
-        if now - started >= READS_AFTER {
+        // The first read waits until the lines have stopped going out:
+        // by then the server holds all the replies it will before reading on.
+        reading = reading || now - moved_at >= READS_AFTER;
+        if reading {
             match stream.read(&mut chunk) {
                 Ok(0) if half_close && seen.len() == expected.len() => return Ok(()),
                 Ok(0) => {
@@ -620,7 +626,9 @@ fn send_before_reading(
             )
             .diagnosis("replies wait unsent: ask for WRITABLE while they do, write them when the client reads, then read its lines again"));
         }
-        std::thread::sleep(Duration::from_millis(1));
+        if moved_at == moved_before {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 }
 
