@@ -114,7 +114,7 @@ pub fn checks() -> Vec<Check> {
             points: 5,
             role: Role::Server,
             timeout: CHECK_TIMEOUT,
-            title: "a client that pauses 1 s after a reply, then 1 s in the middle of a line, is still answered",
+            title: "with `--idle-timeout 3`, a client that pauses 2 s after a reply, then 2 s in the middle of a line, is still answered",
             run: pauses,
         },
         Check {
@@ -633,7 +633,8 @@ fn send_before_reading(
 }
 
 fn pauses(session: &mut Session) -> Result<(), Finding> {
-    let addr = session.start_server(&[])?;
+    // Two pauses of 1 s, each shorter than this timeout, their sum longer.
+    let addr = session.start_server(&["--idle-timeout", "3"])?;
     let mut stream = session.connect(addr)?;
     session.exchange(&mut stream, b"before a pause\n", b"BEFORE A PAUSE\n")?;
     session.note(format!("pausing {PAUSE:?} after the reply"));
@@ -644,13 +645,14 @@ fn pauses(session: &mut Session) -> Result<(), Finding> {
     session
         .exchange(&mut stream, b"then its end\n", b"HALF A LINE, THEN ITS END\n")
         .map_err(|finding| {
-            finding.diagnosis("a connection may be closed only after 30 s without progress: reset its deadline on every byte received or sent")
+            finding.diagnosis("with --idle-timeout 3, close a connection only after 3 s without progress: push its deadline back on every byte received or sent")
         })
 }
 
-/// How long the pausing client waits: far more than the 250 ms between two
-/// sweeps of our server, far less than the 30 s idle timeout.
-const PAUSE: Duration = Duration::from_secs(1);
+/// How long the pausing client waits, twice: far more than the 250 ms
+/// between two sweeps of our server, 1 s less than the idle timeout it is
+/// given, and together longer than it.
+const PAUSE: Duration = Duration::from_secs(2);
 
 /// How long the threads of process `pid` have been runnable so far: on a
 /// CPU, or waiting for one (`/proc/PID/task/*/schedstat`).
