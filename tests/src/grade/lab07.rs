@@ -39,7 +39,7 @@ pub fn checks() -> Vec<Check> {
         contract::CLIENT_WITHOUT_SERVER,
         Check {
             id: "lines-answered",
-            points: 10,
+            points: 5,
             role: Role::Server,
             timeout: CHECK_TIMEOUT,
             title: "answers each line with the same bytes, a–z in capitals: empty lines, `\\r` and UTF-8 too",
@@ -132,6 +132,14 @@ pub fn checks() -> Vec<Check> {
             timeout: CHECK_TIMEOUT,
             title: "the client sends each argument as a line on one connection and prints each reply",
             run: client_lines,
+        },
+        Check {
+            id: "client-longest-line",
+            points: 5,
+            role: Role::Client,
+            timeout: CHECK_TIMEOUT,
+            title: "the client sends a message of 65,536 bytes, the longest line, and prints its whole reply",
+            run: client_longest_line,
         },
     ]
 }
@@ -714,6 +722,26 @@ fn client_lines(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_reference_server(&[])?;
     let run = session.run_client(addr, &["one", "two words", "Mixed ü"], "", CLIENT_TIMEOUT)?;
     expect_stdout(&run.stdout, "ONE\nTWO WORDS\nMIXED ü\n", run.success)
+}
+
+fn client_longest_line(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_reference_server(&[])?;
+    let longest = "m".repeat(MAX_LINE);
+    let run = session.run_client(addr, &[&longest], "", CLIENT_TIMEOUT)?;
+    let expected = format!("{}\n", longest.to_uppercase());
+    if run.stdout != expected || !run.success {
+        return Err(Finding::new(
+            format!("stdout {:?} and exit status 0", preview(expected.as_bytes())),
+            format!(
+                "stdout {:?}, {}: {}",
+                preview(run.stdout.as_bytes()),
+                if run.success { "exit status 0" } else { "a non-zero exit status" },
+                contract::last_line(&run.stderr)
+            ),
+        )
+        .diagnosis("a reply may hold 65,536 bytes before its \\n: keep reading until the \\n"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
