@@ -390,14 +390,7 @@ fn over_long_line(session: &mut Session) -> Result<(), Finding> {
         .map_err(|err| Finding::new("the lines can be sent", err.to_string()))?;
     let mut expected = b"FINE\n".to_vec();
     expected.extend_from_slice(TOO_LONG);
-    let ending = keep_sending(&mut stream, expected.len())?;
-    if ending.seen != expected {
-        return Err(Finding::new(
-            format!("{:?}, then the end of the stream", preview(&expected)),
-            format!("{:?}", preview(&ending.seen)),
-        )
-        .diagnosis("the replies to the lines before, then the exact error line, then close"));
-    }
+    let ending = keep_sending(&mut stream, &expected)?;
     session.note(format!(
         "after the error line: the end of the stream {:?} later, a reset {:?} later",
         ending.end_of_stream, ending.reset
@@ -428,10 +421,9 @@ const AT_ONCE: Duration = Duration::from_millis(500);
 /// connection: its one second of discarding, and room for a busy machine.
 const CLOSED_WITHIN: Duration = Duration::from_secs(3);
 
-/// What a client that keeps sending after an error line saw, and when.
+/// When a client that keeps sending after the error line saw the server
+/// end its sending side, then its whole connection.
 struct Ending {
-    /// Every byte that came before the end of the stream.
-    seen: Vec<u8>,
     /// From the error line (the last expected byte) to the end of the stream.
     end_of_stream: Duration,
     /// From the error line to the first send the connection refused.
@@ -441,7 +433,7 @@ struct Ending {
 /// Reads until the end of the stream while sending a line every 10 ms, as
 /// a client that has not noticed the error would, until a send fails: the
 /// server closed the whole connection and the client's bytes were reset.
-fn keep_sending(stream: &mut TcpStream, expected: usize) -> Result<Ending, Finding> {
+fn keep_sending(stream: &mut TcpStream, expected: &[u8]) -> Result<Ending, Finding> {
     stream
         .set_nonblocking(true)
         .map_err(|err| Finding::new("a non-blocking socket", err.to_string()))?;
@@ -450,47 +442,48 @@ fn keep_sending(stream: &mut TcpStream, expected: usize) -> Result<Ending, Findi
     let mut error_line = None;
     let mut end_of_stream = None;
     let mut chunk = [0; 4096];
+    let wrong = |seen: &[u8], then: String| {
+        Finding::new(
+            format!("{:?}, then the end of the stream", preview(expected)),
+            format!("{:?}, then {then}", preview(seen)),
+        )
+        .diagnosis("the replies to the lines before, then the exact error line, then shut down the sending side; close only after reading what is left for 1 s")
+    };
     loop {
         let now = Instant::now();
         if end_of_stream.is_none() {
             match stream.read(&mut chunk) {
-                Ok(0) => end_of_stream = Some(now),
+                Ok(0) if seen == expected => end_of_stream = Some(now),
+                Ok(0) => return Err(wrong(&seen, "the end of the stream".into())),
                 Ok(n) => seen.extend_from_slice(&chunk[..n]),
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-                Err(err) => {
-                    return Err(Finding::new(
-                        "the error line, then the end of the stream",
-                        format!("{:?}, then {err}", preview(&seen)),
-                    )
-                    .diagnosis("close only after shutting down the sending side and reading what is left for 1 s"));
-                }
+                Err(err) => return Err(wrong(&seen, err.to_string())),
             }
-            if error_line.is_none() && seen.len() >= expected {
+            if !expected.starts_with(&seen) {
+                return Err(wrong(&seen, "more".into()));
+            }
+            if error_line.is_none() && seen == expected {
                 error_line = Some(now);
             }
         }
         if let Err(err) = stream.write(b"a line sent after the error line\n") {
             if err.kind() != io::ErrorKind::WouldBlock {
-                let since = |at: Option<Instant>| at.map(|at| at.saturating_duration_since(error_line.unwrap_or(at)));
-                return match (since(end_of_stream), error_line) {
-                    (Some(end_of_stream), Some(error_line)) => Ok(Ending {
-                        seen,
-                        end_of_stream,
+                return match (error_line, end_of_stream) {
+                    (Some(error_line), Some(end_of_stream)) => Ok(Ending {
+                        end_of_stream: end_of_stream - error_line,
                         reset: now - error_line,
                     }),
-                    _ => Err(Finding::new(
-                        "the error line, then the end of the stream",
-                        format!("{:?}, then a reset ({err})", preview(&seen)),
-                    )
-                    .diagnosis("close only after shutting down the sending side and reading what is left for 1 s")),
+                    _ => Err(wrong(&seen, format!("a reset ({err})"))),
                 };
             }
         }
-        let deadline = error_line.unwrap_or(started) + CLOSED_WITHIN;
-        if now >= deadline {
+        if now >= error_line.unwrap_or(started) + CLOSED_WITHIN {
             return Err(Finding::new(
                 format!("the connection closed within {CLOSED_WITHIN:?} of the error line"),
-                format!("{:?}, and the server still takes the client's bytes", preview(&seen)),
+                format!(
+                    "{:?}, and the server still takes the client's bytes",
+                    preview(&seen)
+                ),
             )
             .diagnosis(if end_of_stream.is_none() {
                 "after the error line, shut down the sending side"
@@ -547,7 +540,9 @@ fn late_reader(session: &mut Session) -> Result<(), Finding> {
         LATE_LINES / 1024
     ));
     send_before_reading(session, &mut stream, 1, false)?;
-    session.note("every reply came; the same again, closing the sending side as soon as the lines are sent");
+    session.note(
+        "every reply came; the same again, closing the sending side as soon as the lines are sent",
+    );
     send_before_reading(session, &mut stream, 2, true)
 }
 
@@ -563,7 +558,13 @@ fn send_before_reading(
 ) -> Result<(), Finding> {
     let mut lines = Vec::with_capacity(LATE_LINES + 64);
     while lines.len() < LATE_LINES {
-        lines.extend(format!("round {round}, line {} of a client that reads late\n", lines.len()).bytes());
+        lines.extend(
+            format!(
+                "round {round}, line {} of a client that reads late\n",
+                lines.len()
+            )
+            .bytes(),
+        );
     }
     let expected = lines.to_ascii_uppercase();
     let mut sent = 0;
@@ -607,14 +608,24 @@ fn send_before_reading(
                     seen.extend_from_slice(&chunk[..n]);
                     moved_at = now;
                     if seen.len() > expected.len() || !expected.starts_with(&seen) {
-                        let from = seen.iter().zip(&expected).take_while(|(a, b)| a == b).count();
+                        let from = seen
+                            .iter()
+                            .zip(&expected)
+                            .take_while(|(a, b)| a == b)
+                            .count();
                         return Err(Finding::new(
-                            format!("the replies in order, from byte {from}: {:?}", preview(&expected[from..])),
+                            format!(
+                                "the replies in order, from byte {from}: {:?}",
+                                preview(&expected[from..])
+                            ),
                             format!("{:?}", preview(&seen[from..])),
                         ));
                     }
                     if seen.len() == expected.len() && !half_close {
-                        session.note(format!("round {round}: all {} bytes of replies came in order", seen.len()));
+                        session.note(format!(
+                            "round {round}: all {} bytes of replies came in order",
+                            seen.len()
+                        ));
                         return Ok(());
                     }
                 }
@@ -731,11 +742,18 @@ fn client_longest_line(session: &mut Session) -> Result<(), Finding> {
     let expected = format!("{}\n", longest.to_uppercase());
     if run.stdout != expected || !run.success {
         return Err(Finding::new(
-            format!("stdout {:?} and exit status 0", preview(expected.as_bytes())),
+            format!(
+                "stdout {:?} and exit status 0",
+                preview(expected.as_bytes())
+            ),
             format!(
                 "stdout {:?}, {}: {}",
                 preview(run.stdout.as_bytes()),
-                if run.success { "exit status 0" } else { "a non-zero exit status" },
+                if run.success {
+                    "exit status 0"
+                } else {
+                    "a non-zero exit status"
+                },
                 contract::last_line(&run.stderr)
             ),
         )
