@@ -98,7 +98,7 @@ pub fn checks() -> Vec<Check> {
             points: 10,
             role: Role::Server,
             timeout: CHECK_TIMEOUT,
-            title: "a client's half-close gets its replies then the end; an unfinished line gets none; others go on",
+            title: "a client's half-close gets its replies then the end; an unfinished line gets none; others go on, also after a reset",
             run: zero_byte_read,
         },
         Check {
@@ -497,6 +497,7 @@ fn keep_sending(stream: &mut TcpStream, expected: &[u8]) -> Result<Ending, Findi
 
 fn zero_byte_read(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_server(&[])?;
+    reset_with_replies_owed(session, addr)?;
     let mut other = session.connect(addr)?;
     other
         .write_all(b"half a ")
@@ -507,7 +508,9 @@ fn zero_byte_read(session: &mut Session) -> Result<(), Finding> {
         .write_all(b"one\ntwo\nno newline")
         .and_then(|()| leaving.shutdown(Shutdown::Write))
         .map_err(|err| Finding::new("the bytes and a half-close", err.to_string()))?;
-    let seen = read_to_close(&mut leaving, 1024)?;
+    let seen = read_to_close(&mut leaving, 1024).map_err(|finding| {
+        finding.diagnosis("after a 0-byte read, send the replies owed, then close; and a send that fails (the client before reset) ends only its own connection")
+    })?;
     if seen != b"ONE\nTWO\n" {
         return Err(Finding::new(
             "\"ONE\\nTWO\\n\", then the end of the stream",
@@ -672,6 +675,27 @@ fn pauses(session: &mut Session) -> Result<(), Finding> {
 /// between two sweeps of our server, 1 s less than the idle timeout it is
 /// given, and together longer than it.
 const PAUSE: Duration = Duration::from_secs(2);
+
+/// Opens a connection that sends lines without reading until replies pile
+/// up in the server, then resets it: the server's next write to it fails,
+/// and that must end only this connection (`zero-byte-read` goes on after).
+fn reset_with_replies_owed(session: &Session, addr: SocketAddr) -> Result<(), Finding> {
+    let mut rude = connect_with_a_small_window(addr)?;
+    session.note(format!(
+        "a client sends lines for {RUDE_FLOOD:?} without reading, then resets the connection"
+    ));
+    flood(&mut rude, RUDE_FLOOD);
+    // A zero linger time makes close send a reset instead of a FIN.
+    socket2::SockRef::from(&rude)
+        .set_linger(Some(Duration::ZERO))
+        .map_err(|err| Finding::new("a linger time of 0", err.to_string()))?;
+    drop(rude);
+    Ok(())
+}
+
+/// How long the resetting client floods: long enough to fill the server's
+/// send buffer (4 MiB on Linux) so that replies wait in the server itself.
+const RUDE_FLOOD: Duration = Duration::from_millis(500);
 
 /// How long the threads of process `pid` have been runnable so far: on a
 /// CPU, or waiting for one (`/proc/PID/task/*/schedstat`).
