@@ -669,9 +669,9 @@ fn send_before_reading(
             )
             .diagnosis("replies wait unsent: ask for WRITABLE while they do, write them when the client reads, then read its lines again"));
         }
-        // A reader slower than the server, so that replies keep waiting in
-        // it until the last line: a few KiB a millisecond.
-        std::thread::sleep(Duration::from_millis(1));
+        // A reader slower than the server (a few KiB every 2 ms), so that
+        // replies keep waiting in the server until after the last line.
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 
