@@ -47,7 +47,7 @@ pub fn checks() -> Vec<Check> {
         },
         Check {
             id: "split-lines",
-            points: 10,
+            points: 5,
             role: Role::Server,
             timeout: CHECK_TIMEOUT,
             title: "answers lines that arrive one byte at a time, once each is whole",
@@ -55,7 +55,7 @@ pub fn checks() -> Vec<Check> {
         },
         Check {
             id: "merged-lines",
-            points: 10,
+            points: 5,
             role: Role::Server,
             timeout: CHECK_TIMEOUT,
             title: "answers every line of a read that brings several, forgetting none in its buffer",
@@ -63,7 +63,7 @@ pub fn checks() -> Vec<Check> {
         },
         Check {
             id: "thousand-at-once",
-            points: 10,
+            points: 5,
             role: Role::Server,
             timeout: CHECK_TIMEOUT,
             title: "1,000 clients connected at once each get their own reply",
@@ -90,7 +90,7 @@ pub fn checks() -> Vec<Check> {
             points: 10,
             role: Role::Server,
             timeout: CHECK_TIMEOUT,
-            title: "a line of 65,536 bytes is answered; one of 65,537 gets the error line, then a clean close",
+            title: "a line of 65,536 bytes is answered; one of 65,537 gets the error line and the end of the stream, then 1 s of discarding, then the close",
             run: over_long_line,
         },
         Check {
@@ -98,8 +98,24 @@ pub fn checks() -> Vec<Check> {
             points: 10,
             role: Role::Server,
             timeout: CHECK_TIMEOUT,
-            title: "a client's half-close gets its replies then the end; an unfinished line gets none; others go on",
+            title: "a client's half-close gets its replies then the end; an unfinished line gets none; others go on, also after a reset",
             run: zero_byte_read,
+        },
+        Check {
+            id: "late-reader",
+            points: 10,
+            role: Role::Server,
+            timeout: CHECK_TIMEOUT,
+            title: "a client that sends 1 MiB of lines before it reads gets every reply in order, also when it half-closes",
+            run: late_reader,
+        },
+        Check {
+            id: "pauses",
+            points: 5,
+            role: Role::Server,
+            timeout: CHECK_TIMEOUT,
+            title: "with `--idle-timeout 3`, a client that pauses 2 s after a reply, then 2 s in the middle of a line, is still answered",
+            run: pauses,
         },
         Check {
             id: "idle-cpu",
@@ -116,6 +132,15 @@ pub fn checks() -> Vec<Check> {
             timeout: CHECK_TIMEOUT,
             title: "the client sends each argument as a line on one connection and prints each reply",
             run: client_lines,
+        },
+        Check {
+            id: "client-longest-line",
+            // The starter's client is finished code: no points for it.
+            points: 0,
+            role: Role::Client,
+            timeout: CHECK_TIMEOUT,
+            title: "the client sends a message of 65,536 bytes, the longest line, and prints its whole reply",
+            run: client_longest_line,
         },
     ]
 }
@@ -269,9 +294,28 @@ pub fn flood(flooder: &mut TcpStream, time: Duration) {
 /// a busy machine lets it run (loopback would otherwise grow it to megabytes).
 const FLOODER_WINDOW: usize = 4096;
 
+/// The largest segment a late reader accepts, in bytes: the smallest every
+/// IPv4 host must take.
+const SMALL_SEGMENT: u32 = 536;
+
 /// A non-blocking connection whose receive window is fixed small before
 /// the handshake, so replies the flooder never reads pile up in the server.
 pub fn connect_with_a_small_window(server: SocketAddr) -> Result<TcpStream, Finding> {
+    connect_small(server, None)
+}
+
+/// A small-window connection that also asks for small segments: Linux
+/// sizes the server's send buffer by segments, so its kernel then takes
+/// about 140 KiB of replies instead of 4 MiB, far under the 256 KiB our
+/// server holds itself, and unsent replies wait in the server, where the
+/// grader can see how it treats them.
+fn connect_with_small_segments(server: SocketAddr) -> Result<TcpStream, Finding> {
+    connect_small(server, Some(SMALL_SEGMENT))
+}
+
+/// A non-blocking connection with a small receive window and, if given, a
+/// largest segment size, both fixed before the handshake.
+fn connect_small(server: SocketAddr, segment: Option<u32>) -> Result<TcpStream, Finding> {
     let failed = |err: io::Error| {
         Finding::new(
             format!("the server accepts a connection on {server}"),
@@ -287,6 +331,9 @@ pub fn connect_with_a_small_window(server: SocketAddr) -> Result<TcpStream, Find
     socket
         .set_recv_buffer_size(FLOODER_WINDOW)
         .map_err(failed)?;
+    if let Some(segment) = segment {
+        socket.set_tcp_mss(segment).map_err(failed)?;
+    }
     socket
         .connect_timeout(&server.into(), Duration::from_secs(5))
         .map_err(failed)?;
@@ -358,7 +405,7 @@ fn over_long_line(session: &mut Session) -> Result<(), Finding> {
     too_long.extend(vec![b'a'; MAX_LINE + 1]);
     too_long.extend(b"\nafter\n");
     session.note(format!(
-        "sending `fine\\n`, a line of {} bytes, then `after\\n`",
+        "sending `fine\\n`, a line of {} bytes, then `after\\n`, then a line every 10 ms",
         MAX_LINE + 1
     ));
     stream
@@ -366,19 +413,114 @@ fn over_long_line(session: &mut Session) -> Result<(), Finding> {
         .map_err(|err| Finding::new("the lines can be sent", err.to_string()))?;
     let mut expected = b"FINE\n".to_vec();
     expected.extend_from_slice(TOO_LONG);
-    let seen = read_to_close(&mut stream, 4 * MAX_LINE as u64)?;
-    if seen != expected {
+    let ending = keep_sending(&mut stream, &expected)?;
+    session.note(format!(
+        "after the error line: the end of the stream {:?} later, a reset {:?} later",
+        ending.end_of_stream, ending.reset
+    ));
+    if ending.end_of_stream >= AT_ONCE {
         return Err(Finding::new(
-            format!("{:?}, then the end of the stream", preview(&expected)),
-            format!("{:?}", preview(&seen)),
+            format!("the end of the stream within {AT_ONCE:?} of the error line"),
+            format!("{:?}", ending.end_of_stream),
         )
-        .diagnosis("the replies to the lines before, then the exact error line, then close"));
+        .diagnosis("close the sending side (shutdown) as soon as the error line is sent"));
+    }
+    if ending.reset < AT_ONCE {
+        return Err(Finding::new(
+            format!("no reset for {AT_ONCE:?} after the error line, while the client still sends"),
+            format!("a reset {:?} after it", ending.reset),
+        )
+        .diagnosis("closing with unread bytes resets the connection: read and discard what comes for 1 s first"));
     }
     Ok(())
 }
 
+/// How soon after the error line the end of the stream must come, and how
+/// long before a reset may: the Protocol's "at once" and "one second", with
+/// room on both sides for a busy machine.
+const AT_ONCE: Duration = Duration::from_millis(500);
+
+/// How long after the error line the server must have closed the whole
+/// connection: its one second of discarding, and room for a busy machine.
+const CLOSED_WITHIN: Duration = Duration::from_secs(3);
+
+/// When a client that keeps sending after the error line saw the server
+/// end its sending side, then its whole connection.
+struct Ending {
+    /// From the error line (the last expected byte) to the end of the stream.
+    end_of_stream: Duration,
+    /// From the error line to the first send the connection refused.
+    reset: Duration,
+}
+
+/// Reads until the end of the stream while sending a line every 10 ms, as
+/// a client that has not noticed the error would, until a send fails: the
+/// server closed the whole connection and the client's bytes were reset.
+fn keep_sending(stream: &mut TcpStream, expected: &[u8]) -> Result<Ending, Finding> {
+    stream
+        .set_nonblocking(true)
+        .map_err(|err| Finding::new("a non-blocking socket", err.to_string()))?;
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    let mut error_line = None;
+    let mut end_of_stream = None;
+    let mut chunk = [0; 4096];
+    let wrong = |seen: &[u8], then: String| {
+        Finding::new(
+            format!("{:?}, then the end of the stream", preview(expected)),
+            format!("{:?}, then {then}", preview(seen)),
+        )
+        .diagnosis("the replies to the lines before, then the exact error line, then shut down the sending side; close only after reading what is left for 1 s")
+    };
+    loop {
+        let now = Instant::now();
+        if end_of_stream.is_none() {
+            match stream.read(&mut chunk) {
+                Ok(0) if seen == expected => end_of_stream = Some(now),
+                Ok(0) => return Err(wrong(&seen, "the end of the stream".into())),
+                Ok(n) => seen.extend_from_slice(&chunk[..n]),
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                Err(err) => return Err(wrong(&seen, err.to_string())),
+            }
+            if !expected.starts_with(&seen) {
+                return Err(wrong(&seen, "more".into()));
+            }
+            if error_line.is_none() && seen == expected {
+                error_line = Some(now);
+            }
+        }
+        if let Err(err) = stream.write(b"a line sent after the error line\n") {
+            if err.kind() != io::ErrorKind::WouldBlock {
+                return match (error_line, end_of_stream) {
+                    (Some(error_line), Some(end_of_stream)) => Ok(Ending {
+                        end_of_stream: end_of_stream - error_line,
+                        reset: now - error_line,
+                    }),
+                    _ => Err(wrong(&seen, format!("a reset ({err})"))),
+                };
+            }
+        }
+        if now >= error_line.unwrap_or(started) + CLOSED_WITHIN {
+            return Err(Finding::new(
+                format!("the connection closed within {CLOSED_WITHIN:?} of the error line"),
+                format!(
+                    "{:?}, and the server still takes the client's bytes",
+                    preview(&seen)
+                ),
+            )
+            .diagnosis(if end_of_stream.is_none() {
+                "after the error line, shut down the sending side"
+            } else {
+                "close the connection 1 s after the error line even if the client goes on sending"
+            }));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn zero_byte_read(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_server(&[])?;
+    reset_with_replies_owed(session, addr)?;
     let mut other = session.connect(addr)?;
     other
         .write_all(b"half a ")
@@ -389,7 +531,9 @@ fn zero_byte_read(session: &mut Session) -> Result<(), Finding> {
         .write_all(b"one\ntwo\nno newline")
         .and_then(|()| leaving.shutdown(Shutdown::Write))
         .map_err(|err| Finding::new("the bytes and a half-close", err.to_string()))?;
-    let seen = read_to_close(&mut leaving, 1024)?;
+    let seen = read_to_close(&mut leaving, 1024).map_err(|finding| {
+        finding.diagnosis("after a 0-byte read, send the replies owed, then close; and a send that fails (the client before reset) ends only its own connection")
+    })?;
     if seen != b"ONE\nTWO\n" {
         return Err(Finding::new(
             "\"ONE\\nTWO\\n\", then the end of the stream",
@@ -401,6 +545,180 @@ fn zero_byte_read(session: &mut Session) -> Result<(), Finding> {
         .exchange(&mut other, b"line\n", b"HALF A LINE\n")
         .map_err(|finding| finding.diagnosis("one client's end must not end the others"))
 }
+
+/// Bytes of lines the late reader sends in each round: far more replies than
+/// the server's kernel takes for a small-window client, and than the 256 KiB
+/// at which our server stops reading, so that it does.
+const LATE_LINES: usize = 1024 * 1024;
+
+/// How long the late reader waits, once its lines stop going out (all sent,
+/// or the server stopped reading them), before it reads its first reply.
+const READS_AFTER: Duration = Duration::from_millis(300);
+
+/// How long no byte may move either way before the late reader gives up.
+const STUCK: Duration = Duration::from_secs(3);
+
+fn late_reader(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_server(&[])?;
+    let mut stream = connect_with_small_segments(addr)?;
+    session.note(format!(
+        "a client with a {FLOODER_WINDOW}-byte receive window sends {} KiB of lines, reading only after {READS_AFTER:?}",
+        LATE_LINES / 1024
+    ));
+    send_before_reading(session, &mut stream, 1, false)?;
+    session.note(
+        "every reply came; the same again, closing the sending side as soon as the lines are sent",
+    );
+    send_before_reading(session, &mut stream, 2, true)
+}
+
+/// Sends `LATE_LINES` bytes of lines, reads the replies only after
+/// `READS_AFTER` (and sends the rest meanwhile), and checks every reply;
+/// with `half_close`, closes its sending side once the lines are out and
+/// then wants the end of the stream after the last reply.
+fn send_before_reading(
+    session: &Session,
+    stream: &mut TcpStream,
+    round: usize,
+    half_close: bool,
+) -> Result<(), Finding> {
+    let mut lines = Vec::with_capacity(LATE_LINES + 64);
+    while lines.len() < LATE_LINES {
+        lines.extend(
+            format!(
+                "round {round}, line {} of a client that reads late\n",
+                lines.len()
+            )
+            .bytes(),
+        );
+    }
+    let expected = lines.to_ascii_uppercase();
+    let mut sent = 0;
+    let mut seen = Vec::with_capacity(expected.len());
+    let mut chunk = vec![0; 64 * 1024];
+    let mut moved_at = Instant::now();
+    let mut reading = false;
+    let failed = |what: &str, err: io::Error| Finding::new(what.to_string(), err.to_string());
+    loop {
+        let now = Instant::now();
+        if sent < lines.len() {
+            match stream.write(&lines[sent..]) {
+                Ok(n) => {
+                    sent += n;
+                    moved_at = now;
+                    if sent == lines.len() && half_close {
+                        stream
+                            .shutdown(Shutdown::Write)
+                            .map_err(|err| failed("a half-close", err))?;
+                    }
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                Err(err) => return Err(failed("the lines can be sent", err)),
+            }
+        }
+        // The first read waits until the lines have stopped going out:
+        // by then the server holds all the replies it will before reading on.
+        reading = reading || now - moved_at >= READS_AFTER;
+        if reading {
+            match stream.read(&mut chunk) {
+                Ok(0) if half_close && seen.len() == expected.len() => return Ok(()),
+                Ok(0) => {
+                    return Err(Finding::new(
+                        format!("{} bytes of replies", expected.len()),
+                        format!("the end of the stream after {} bytes", seen.len()),
+                    )
+                    .diagnosis("a half-close ends the client's lines, not its replies: send every reply still owed, then close"));
+                }
+                Ok(n) => {
+                    seen.extend_from_slice(&chunk[..n]);
+                    moved_at = now;
+                    if seen.len() > expected.len() || !expected.starts_with(&seen) {
+                        let from = seen
+                            .iter()
+                            .zip(&expected)
+                            .take_while(|(a, b)| a == b)
+                            .count();
+                        return Err(Finding::new(
+                            format!(
+                                "the replies in order, from byte {from}: {:?}",
+                                preview(&expected[from..])
+                            ),
+                            format!("{:?}", preview(&seen[from..])),
+                        ));
+                    }
+                    if seen.len() == expected.len() && !half_close {
+                        session.note(format!(
+                            "round {round}: all {} bytes of replies came in order",
+                            seen.len()
+                        ));
+                        return Ok(());
+                    }
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                Err(err) => return Err(failed("the replies can be read", err)),
+            }
+        }
+        if now - moved_at >= STUCK {
+            return Err(Finding::new(
+                format!("{} bytes of replies", expected.len()),
+                format!(
+                    "{} bytes, {} of {} bytes of lines sent, then nothing moved for {STUCK:?}",
+                    seen.len(),
+                    sent,
+                    lines.len()
+                ),
+            )
+            .diagnosis("replies wait unsent: ask for WRITABLE while they do, write them when the client reads, then read its lines again"));
+        }
+        // A reader slower than the server (a few KiB every 2 ms), so that
+        // replies keep waiting in the server until after the last line.
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn pauses(session: &mut Session) -> Result<(), Finding> {
+    // Two pauses of 1 s, each shorter than this timeout, their sum longer.
+    let addr = session.start_server(&["--idle-timeout", "3"])?;
+    let mut stream = session.connect(addr)?;
+    session.exchange(&mut stream, b"before a pause\n", b"BEFORE A PAUSE\n")?;
+    session.note(format!("pausing {PAUSE:?} after the reply"));
+    std::thread::sleep(PAUSE);
+    session.send(&mut stream, b"half a line, ", "half a line")?;
+    session.note(format!("sent half a line; pausing {PAUSE:?}"));
+    std::thread::sleep(PAUSE);
+    session
+        .exchange(&mut stream, b"then its end\n", b"HALF A LINE, THEN ITS END\n")
+        .map_err(|finding| {
+            finding.diagnosis("with --idle-timeout 3, close a connection only after 3 s without progress: push its deadline back on every byte received or sent")
+        })
+}
+
+/// How long the pausing client waits, twice: far more than the 250 ms
+/// between two sweeps of our server, 1 s less than the idle timeout it is
+/// given, and together longer than it.
+const PAUSE: Duration = Duration::from_secs(2);
+
+/// Opens a connection that sends lines without reading until replies pile
+/// up in the server, then resets it: the server's next write to it fails,
+/// and that must end only this connection (`zero-byte-read` goes on after).
+fn reset_with_replies_owed(session: &Session, addr: SocketAddr) -> Result<(), Finding> {
+    let mut rude = connect_with_small_segments(addr)?;
+    session.note(format!(
+        "a client sends lines for {RUDE_FLOOD:?} without reading, then resets the connection"
+    ));
+    flood(&mut rude, RUDE_FLOOD);
+    // A zero linger time makes close send a reset instead of a FIN.
+    socket2::SockRef::from(&rude)
+        .set_linger(Some(Duration::ZERO))
+        .map_err(|err| Finding::new("a linger time of 0", err.to_string()))?;
+    drop(rude);
+    Ok(())
+}
+
+/// How long the resetting client floods: long enough to fill the server's
+/// send buffer (small: see `connect_with_small_segments`) so that replies
+/// wait in the server itself.
+const RUDE_FLOOD: Duration = Duration::from_millis(200);
 
 /// How long the threads of process `pid` have been runnable so far: on a
 /// CPU, or waiting for one (`/proc/PID/task/*/schedstat`).
@@ -462,6 +780,33 @@ fn client_lines(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_reference_server(&[])?;
     let run = session.run_client(addr, &["one", "two words", "Mixed ü"], "", CLIENT_TIMEOUT)?;
     expect_stdout(&run.stdout, "ONE\nTWO WORDS\nMIXED ü\n", run.success)
+}
+
+fn client_longest_line(session: &mut Session) -> Result<(), Finding> {
+    let addr = session.start_reference_server(&[])?;
+    let longest = "m".repeat(MAX_LINE);
+    let run = session.run_client(addr, &[&longest], "", CLIENT_TIMEOUT)?;
+    let expected = format!("{}\n", longest.to_uppercase());
+    if run.stdout != expected || !run.success {
+        return Err(Finding::new(
+            format!(
+                "stdout {:?} and exit status 0",
+                preview(expected.as_bytes())
+            ),
+            format!(
+                "stdout {:?}, {}: {}",
+                preview(run.stdout.as_bytes()),
+                if run.success {
+                    "exit status 0"
+                } else {
+                    "a non-zero exit status"
+                },
+                contract::last_line(&run.stderr)
+            ),
+        )
+        .diagnosis("a reply may hold 65,536 bytes before its \\n: keep reading until the \\n"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
