@@ -738,16 +738,7 @@ fn client_largest_reply(session: &mut Session) -> Result<(), Finding> {
     if !run.success || !printed {
         return Err(Finding::new(
             format!("a line starting `{LARGEST_NUMBERS}:`, not a refusal, and exit status 0"),
-            format!(
-                "stdout {:?}, {}; it said: {}",
-                preview(run.stdout.as_bytes()),
-                if run.success {
-                    "exit status 0"
-                } else {
-                    "a non-zero exit status"
-                },
-                contract::last_line(&run.stderr)
-            ),
+            run.seen(),
         )
         .diagnosis(
             "a numbers reply may have up to 33554432 bytes of body: a client's cap on reply \

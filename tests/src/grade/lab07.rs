@@ -793,16 +793,7 @@ fn client_longest_line(session: &mut Session) -> Result<(), Finding> {
                 "stdout {:?} and exit status 0",
                 preview(expected.as_bytes())
             ),
-            format!(
-                "stdout {:?}, {}: {}",
-                preview(run.stdout.as_bytes()),
-                if run.success {
-                    "exit status 0"
-                } else {
-                    "a non-zero exit status"
-                },
-                contract::last_line(&run.stderr)
-            ),
+            run.seen(),
         )
         .diagnosis("a reply may hold 65,536 bytes before its \\n: keep reading until the \\n"));
     }

@@ -89,6 +89,23 @@ pub struct ClientRun {
     pub stderr: String,
 }
 
+impl ClientRun {
+    /// What a report shows of this run: its stdout, its exit status and the
+    /// last line of its stderr (usually its `error:` line).
+    pub fn seen(&self) -> String {
+        format!(
+            "stdout {:?}, {}: {}",
+            preview(self.stdout.as_bytes()),
+            if self.success {
+                "exit status 0"
+            } else {
+                "a non-zero exit status"
+            },
+            super::contract::last_line(&self.stderr)
+        )
+    }
+}
+
 /// The state of one check: the programs it started and its transcript.
 pub struct Session {
     subject: Subject,
