@@ -489,17 +489,13 @@ fn expect_broken_frames(
                 format!("after {what}, no error reply came: {rule}")
             })
         })?;
-        if !is_error_reply(&header, &body) {
-            let finding = Finding::new(
-                format!("after {what}: an error reply, body_size 0 and crc32 0"),
-                header.to_string(),
-            );
-            return Err(if rule.is_empty() {
+        expect_error_reply(&header, &body, &format!("after {what}: ")).map_err(|finding| {
+            if rule.is_empty() {
                 finding
             } else {
                 finding.diagnosis(rule)
-            });
-        }
+            }
+        })?;
         expect_closed(session, &mut stream, what).map_err(|finding| {
             if rule.is_empty() {
                 finding
@@ -548,6 +544,18 @@ fn is_error_reply(header: &Value, body: &[u8]) -> bool {
         && header["body_size"] == 0
         && header["crc32"] == 0
         && body.is_empty()
+}
+
+/// Expects a reply to be an error reply; `after` begins what was expected
+/// (for example "after a header length of 0: ").
+fn expect_error_reply(header: &Value, body: &[u8], after: &str) -> Result<(), Finding> {
+    if is_error_reply(header, body) {
+        return Ok(());
+    }
+    Err(Finding::new(
+        format!("{after}an error reply, body_size 0 and crc32 0"),
+        header.to_string(),
+    ))
 }
 
 /// Whether `bytes` start with an error reply frame.
@@ -838,13 +846,7 @@ fn slow_request_is_cut(session: &mut Session) -> Result<(), Finding> {
                 a read that times out is not retried";
     let (header, body) =
         read_frame(session, &mut stream).map_err(|finding| finding.diagnosis(rule))?;
-    if !is_error_reply(&header, &body) {
-        return Err(Finding::new(
-            "an error reply, body_size 0 and crc32 0",
-            header.to_string(),
-        )
-        .diagnosis(rule));
-    }
+    expect_error_reply(&header, &body, "").map_err(|finding| finding.diagnosis(rule))?;
     expect_closed(session, &mut stream, "a slow request").map(drop)
 }
 
@@ -865,12 +867,7 @@ fn lingers_after_error(session: &mut Session) -> Result<(), Finding> {
     session.send(&mut stream, &[0, 0, 0, 0], "the broken frame")?;
     let (header, body) = read_frame(session, &mut stream)?;
     let replied = Instant::now();
-    if !is_error_reply(&header, &body) {
-        return Err(Finding::new(
-            "an error reply, body_size 0 and crc32 0",
-            header.to_string(),
-        ));
-    }
+    expect_error_reply(&header, &body, "")?;
     session.note(format!(
         "sending 4 bytes every 20 ms until {} s after the broken frame",
         KEEP_SENDING.as_secs_f64()

@@ -677,7 +677,7 @@ fn send_before_reading(
 }
 
 fn pauses(session: &mut Session) -> Result<(), Finding> {
-    // Two pauses of 1 s, each shorter than this timeout, their sum longer.
+    // Two pauses of PAUSE, each shorter than this timeout, their sum longer.
     let addr = session.start_server(&["--idle-timeout", "3"])?;
     let mut stream = session.connect(addr)?;
     session.exchange(&mut stream, b"before a pause\n", b"BEFORE A PAUSE\n")?;
