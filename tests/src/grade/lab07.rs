@@ -294,28 +294,17 @@ pub fn flood(flooder: &mut TcpStream, time: Duration) {
 /// a busy machine lets it run (loopback would otherwise grow it to megabytes).
 const FLOODER_WINDOW: usize = 4096;
 
-/// The largest segment a late reader accepts, in bytes: the smallest every
-/// IPv4 host must take.
+/// The largest segment a small-window connection accepts, in bytes: the
+/// smallest every IPv4 host must take.
 const SMALL_SEGMENT: u32 = 536;
 
-/// A non-blocking connection whose receive window is fixed small before
-/// the handshake, so replies the flooder never reads pile up in the server.
+/// A non-blocking connection whose receive window and largest segment are
+/// fixed small before the handshake, so replies it does not read pile up in
+/// the server: Linux sizes the server's send buffer by segments, so its
+/// kernel then takes about 140 KiB of replies instead of 4 MiB, far under
+/// the 256 KiB our server holds itself, and a server that blocks on a write
+/// to it blocks at once, however slowly a busy machine lets it run.
 pub fn connect_with_a_small_window(server: SocketAddr) -> Result<TcpStream, Finding> {
-    connect_small(server, None)
-}
-
-/// A small-window connection that also asks for small segments: Linux
-/// sizes the server's send buffer by segments, so its kernel then takes
-/// about 140 KiB of replies instead of 4 MiB, far under the 256 KiB our
-/// server holds itself, and unsent replies wait in the server, where the
-/// grader can see how it treats them.
-fn connect_with_small_segments(server: SocketAddr) -> Result<TcpStream, Finding> {
-    connect_small(server, Some(SMALL_SEGMENT))
-}
-
-/// A non-blocking connection with a small receive window and, if given, a
-/// largest segment size, both fixed before the handshake.
-fn connect_small(server: SocketAddr, segment: Option<u32>) -> Result<TcpStream, Finding> {
     let failed = |err: io::Error| {
         Finding::new(
             format!("the server accepts a connection on {server}"),
@@ -331,9 +320,7 @@ fn connect_small(server: SocketAddr, segment: Option<u32>) -> Result<TcpStream, 
     socket
         .set_recv_buffer_size(FLOODER_WINDOW)
         .map_err(failed)?;
-    if let Some(segment) = segment {
-        socket.set_tcp_mss(segment).map_err(failed)?;
-    }
+    socket.set_tcp_mss(SMALL_SEGMENT).map_err(failed)?;
     socket
         .connect_timeout(&server.into(), Duration::from_secs(5))
         .map_err(failed)?;
@@ -560,7 +547,7 @@ const STUCK: Duration = Duration::from_secs(3);
 
 fn late_reader(session: &mut Session) -> Result<(), Finding> {
     let addr = session.start_server(&[])?;
-    let mut stream = connect_with_small_segments(addr)?;
+    let mut stream = connect_with_a_small_window(addr)?;
     session.note(format!(
         "a client with a {FLOODER_WINDOW}-byte receive window sends {} KiB of lines, reading only after {READS_AFTER:?}",
         LATE_LINES / 1024
@@ -702,7 +689,7 @@ const PAUSE: Duration = Duration::from_secs(2);
 /// up in the server, then resets it: the server's next write to it fails,
 /// and that must end only this connection (`zero-byte-read` goes on after).
 fn reset_with_replies_owed(session: &Session, addr: SocketAddr) -> Result<(), Finding> {
-    let mut rude = connect_with_small_segments(addr)?;
+    let mut rude = connect_with_a_small_window(addr)?;
     session.note(format!(
         "a client sends lines for {RUDE_FLOOD:?} without reading, then resets the connection"
     ));
@@ -716,7 +703,7 @@ fn reset_with_replies_owed(session: &Session, addr: SocketAddr) -> Result<(), Fi
 }
 
 /// How long the resetting client floods: long enough to fill the server's
-/// send buffer (small: see `connect_with_small_segments`) so that replies
+/// send buffer (small: see `connect_with_a_small_window`) so that replies
 /// wait in the server itself.
 const RUDE_FLOOD: Duration = Duration::from_millis(200);
 
